@@ -1,0 +1,23 @@
+//! `datajoint_rs._native`: the PyO3 bindings over the pure-Rust core (`dj_core`).
+//!
+//! Only glue lives here: argument conversion, the GIL, and building Python objects.
+
+mod blob;
+mod buffers;
+mod builder;
+mod errors;
+mod packer;
+mod py_types;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(blob::pack, m)?)?;
+    m.add_function(wrap_pyfunction!(blob::unpack, m)?)?;
+    m.add_function(wrap_pyfunction!(blob::md5, m)?)?;
+    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
+    m.add("BUILD_PROFILE", profile)?;
+    m.add("MAX_DEPTH", dj_core::blob::decode::MAX_DEPTH)?;
+    Ok(())
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The ONE command that builds and runs the whole test suite (CI runs it via .ci/run):
+#   setup -> rustfmt -> clippy -> cargo test (core) -> ruff check/format -> pytest -> bench smoke.
+# Stops at the first failure with a non-zero exit. Extra arguments go to pytest, e.g.
+#   bash scripts/test.sh -k blob -x
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+VENV="$REPO/.venv"
+# Build pyo3 against the venv's interpreter everywhere (clippy, maturin) so they agree.
+export PYO3_PYTHON="$VENV/bin/python"
+
+T_START=$SECONDS
+STEP_T0=$SECONDS
+STEP_NAME=""
+step() {
+    if [ -n "$STEP_NAME" ]; then
+        printf '[test] %s: ok (%ss)\n' "$STEP_NAME" "$((SECONDS - STEP_T0))"
+    fi
+    STEP_NAME="$1"
+    STEP_T0=$SECONDS
+    printf '\n==============================================================================\n'
+    printf '==> %s\n' "$1"
+    printf '==============================================================================\n'
+}
+on_exit() {
+    local rc=$?
+    if [ "$rc" -ne 0 ]; then
+        printf '\n[test] FAILED at step "%s" (exit %s) after %ss\n' "$STEP_NAME" "$rc" \
+            "$((SECONDS - T_START))" >&2
+    fi
+}
+trap on_exit EXIT
+
+step "setup (scripts/setup.sh)"
+bash "$REPO/scripts/setup.sh"
+
+step "cargo fmt --all --check"
+cargo fmt --all --check
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test -p datajoint-core"
+cargo test -p datajoint-core
+
+step "ruff check ."
+"$VENV/bin/ruff" check .
+
+step "ruff format --check ."
+"$VENV/bin/ruff" format --check .
+
+step "pytest tests -q $*"
+rc=0
+"$VENV/bin/python" -m pytest tests -q "$@" || rc=$?
+if [ "$rc" -eq 5 ]; then
+    echo "[test] ERROR: pytest collected no tests (exit 5); treating as a failure" >&2
+    exit 1
+elif [ "$rc" -ne 0 ]; then
+    exit "$rc"
+fi
+
+if [ -f benches/bench_blob.py ]; then
+    step "benchmark smoke run: benches/bench_blob.py --quick"
+    "$VENV/bin/python" benches/bench_blob.py --quick
+else
+    echo "[test] benches/bench_blob.py not present; skipping the benchmark smoke run"
+fi
+
+step "done"
+STEP_NAME=""
+printf '[test] all checks passed in %ss\n' "$((SECONDS - T_START))"
