@@ -14,10 +14,14 @@ export PYO3_PYTHON="$VENV/bin/python"
 T_START=$SECONDS
 STEP_T0=$SECONDS
 STEP_NAME=""
-step() {
+finish_step() {
     if [ -n "$STEP_NAME" ]; then
         printf '[test] %s: ok (%ss)\n' "$STEP_NAME" "$((SECONDS - STEP_T0))"
     fi
+    STEP_NAME=""
+}
+step() {
+    finish_step
     STEP_NAME="$1"
     STEP_T0=$SECONDS
     printf '\n==============================================================================\n'
@@ -51,7 +55,7 @@ step "ruff check ."
 step "ruff format --check ."
 "$VENV/bin/ruff" format --check .
 
-step "pytest tests -q $*"
+step "pytest tests -q${*:+ $*}"
 rc=0
 "$VENV/bin/python" -m pytest tests -q "$@" || rc=$?
 if [ "$rc" -eq 5 ]; then
@@ -68,6 +72,5 @@ else
     echo "[test] benches/bench_blob.py not present; skipping the benchmark smoke run"
 fi
 
-step "done"
-STEP_NAME=""
+finish_step
 printf '[test] all checks passed in %ss\n' "$((SECONDS - T_START))"

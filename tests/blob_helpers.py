@@ -251,7 +251,7 @@ def _cell_numeric_dtype(element):
         return np.dtype(np.int64) if _fits_int64(element) else None
     if isinstance(element, float):
         return np.dtype(np.float64)
-    if isinstance(element, (np.number, np.bool_)):
+    if isinstance(element, (np.number, np.bool_, np.datetime64)):
         return element.dtype
     if isinstance(element, np.ndarray) and element.size == 1 and element.dtype.kind in "biufc":
         if element.dtype.names is None and not isinstance(element, np.recarray):

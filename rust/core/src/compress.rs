@@ -25,7 +25,9 @@ pub fn max_plain_len(envelope: Envelope, stream_len: usize) -> u64 {
         Envelope::Zlib => 1032,
         Envelope::Zstd => 32_768,
     };
-    (stream_len as u64).saturating_mul(ratio).saturating_add(1024)
+    (stream_len as u64)
+        .saturating_mul(ratio)
+        .saturating_add(1024)
 }
 
 /// Check a claimed plain length against the stream it is said to come from.
@@ -58,8 +60,9 @@ pub fn decompress_into(envelope: Envelope, stream: &[u8], out: &mut [u8]) -> Res
                     other => other.to_string(),
                 })
             })?,
-        Envelope::Zstd => zstd::bulk::decompress_to_buffer(stream, out)
-            .map_err(|e| err(e.to_string()))?,
+        Envelope::Zstd => {
+            zstd::bulk::decompress_to_buffer(stream, out).map_err(|e| err(e.to_string()))?
+        }
     };
     if n != out.len() {
         return Err(BlobError::Length(format!(
@@ -187,7 +190,9 @@ mod tests {
     use super::*;
 
     fn sample() -> Vec<u8> {
-        (0..50_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect()
+        (0..50_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect()
     }
 
     #[test]

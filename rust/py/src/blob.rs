@@ -37,6 +37,18 @@ pub fn pack<'py>(
         }
     };
     let t = py_types::types(py)?;
+    if let Some(plain) = packer::pack_large_array(py, obj)? {
+        if compress {
+            let data = plain.as_bytes();
+            let env = py
+                .detach(|| compress::envelope(data, envelope))
+                .map_err(|e| blob_err(py, e, Side::Pack))?;
+            if let Some(env) = env {
+                return Ok(PyBytes::new(py, &env));
+            }
+        }
+        return Ok(plain);
+    }
     let mut packer = packer::Packer {
         py,
         t,
@@ -120,4 +132,3 @@ pub fn md5<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py
     let digest = py.detach(|| dj_core::hash::md5(bytes));
     Ok(PyBytes::new(py, &digest))
 }
-

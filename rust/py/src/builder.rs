@@ -55,17 +55,20 @@ impl<'py> Builder<'py, '_> {
             } => {
                 let values = self.list(values, Place::Normal)?;
                 let names: Vec<&str> = names.iter().map(|n| n.as_ref()).collect();
-                self.t
-                    .make_struct
-                    .bind(py)
-                    .call1((shape_tuple(py, shape)?, names, values, self.squeeze))?
+                self.t.make_struct.bind(py).call1((
+                    shape_tuple(py, shape)?,
+                    names,
+                    values,
+                    self.squeeze,
+                ))?
             }
             Value::Cell { shape, elements } => {
                 let elements = self.list(elements, Place::Normal)?;
-                self.t
-                    .make_cell
-                    .bind(py)
-                    .call1((shape_tuple(py, shape)?, elements, self.squeeze))?
+                self.t.make_cell.bind(py).call1((
+                    shape_tuple(py, shape)?,
+                    elements,
+                    self.squeeze,
+                ))?
             }
             Value::Record { names, fields } => {
                 let fields = self.list(fields, Place::RecordField)?;
@@ -73,7 +76,11 @@ impl<'py> Builder<'py, '_> {
                 self.t.make_record.bind(py).call1((names, fields))?
             }
             Value::Tuple(items) => {
-                let inner = if place == Place::Hashable { place } else { Place::Normal };
+                let inner = if place == Place::Hashable {
+                    place
+                } else {
+                    Place::Normal
+                };
                 let items: Vec<_> = items
                     .iter()
                     .map(|x| self.value(x, inner))
@@ -95,7 +102,10 @@ impl<'py> Builder<'py, '_> {
             Value::Dict(pairs) => {
                 let d = PyDict::new(py);
                 for (k, val) in pairs {
-                    d.set_item(self.value(k, Place::Hashable)?, self.value(val, Place::Normal)?)?;
+                    d.set_item(
+                        self.value(k, Place::Hashable)?,
+                        self.value(val, Place::Normal)?,
+                    )?;
                 }
                 d.into_any()
             }
@@ -134,11 +144,10 @@ impl<'py> Builder<'py, '_> {
             }
             (ArrayData::Raw(raw), Class::Char) => {
                 let per_element = place == Place::RecordField;
-                self.t.make_chars.bind(py).call1((
-                    PyBytes::new(py, raw),
-                    shape,
-                    per_element,
-                ))?
+                self.t
+                    .make_chars
+                    .bind(py)
+                    .call1((PyBytes::new(py, raw), shape, per_element))?
             }
             (ArrayData::Raw(raw), class) if a.complex => self.complex(raw, class, &a.shape)?,
             (ArrayData::Raw(raw), class) => self.numeric(raw, class, &a.shape)?,
@@ -210,7 +219,11 @@ impl<'py> Builder<'py, '_> {
                 out.extend_from_slice(&as_f64(class, m).to_le_bytes());
             }
         }
-        let descr = if single { &self.t.complex64 } else { &self.t.complex128 };
+        let descr = if single {
+            &self.t.complex64
+        } else {
+            &self.t.complex128
+        };
         let descr = descr.bind(py);
         if shape.is_empty() {
             let descr = descr.clone();

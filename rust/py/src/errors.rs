@@ -51,7 +51,11 @@ pub fn as_blob_error(py: Python<'_>, err: PyErr) -> PyErr {
     if err.is_instance(py, t.dj_error.bind(py)) {
         return err;
     }
-    let new = raise(py, t.blob_error.bind(py), format!("Invalid blob: {}", err.value(py)));
+    let new = raise(
+        py,
+        t.blob_error.bind(py),
+        format!("Invalid blob: {}", err.value(py)),
+    );
     new.set_cause(py, Some(err));
     new
 }
@@ -63,7 +67,11 @@ pub fn as_pack_error(py: Python<'_>, err: PyErr) -> PyErr {
     if err.is_instance(py, t.dj_error.bind(py)) {
         return err;
     }
-    let new = raise(py, t.dj_error.bind(py), format!("Cannot pack value: {}", err.value(py)));
+    let new = raise(
+        py,
+        t.dj_error.bind(py),
+        format!("Cannot pack value: {}", err.value(py)),
+    );
     new.set_cause(py, Some(err));
     new
 }

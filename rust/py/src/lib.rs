@@ -16,7 +16,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(blob::pack, m)?)?;
     m.add_function(wrap_pyfunction!(blob::unpack, m)?)?;
     m.add_function(wrap_pyfunction!(blob::md5, m)?)?;
-    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
     m.add("BUILD_PROFILE", profile)?;
     m.add("MAX_DEPTH", dj_core::blob::decode::MAX_DEPTH)?;
     Ok(())

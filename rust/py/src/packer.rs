@@ -4,11 +4,11 @@
 
 use numpy::{PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::prelude::*;
-use pyo3::PyTypeInfo;
 use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyComplex, PyDate, PyDateAccess, PyDateTime, PyDict, PyFloat,
     PyInt, PyList, PyString, PyTime, PyTimeAccess, PyTuple,
 };
+use pyo3::PyTypeInfo;
 
 use dj_core::blob::decode::MAX_DEPTH;
 use dj_core::blob::layout::Strided;
@@ -34,7 +34,9 @@ impl<'py> Packer<'py, '_> {
     }
 
     fn dj0(&mut self) -> PyResult<()> {
-        self.w.set_dj0().map_err(|e| blob_err(self.py, e, Side::Pack))
+        self.w
+            .set_dj0()
+            .map_err(|e| blob_err(self.py, e, Side::Pack))
     }
 
     /// Write `obj` as a length-prefixed item.
@@ -151,7 +153,12 @@ impl<'py> Packer<'py, '_> {
         }
         if let Ok(dt) = obj.cast::<PyDateTime>() {
             let date = (dt.get_year() * 100 + dt.get_month() as i32) * 100 + dt.get_day() as i32;
-            let time = time_code(dt.get_hour(), dt.get_minute(), dt.get_second(), dt.get_microsecond());
+            let time = time_code(
+                dt.get_hour(),
+                dt.get_minute(),
+                dt.get_second(),
+                dt.get_microsecond(),
+            );
             self.w.datetime(date, time);
             return Ok(());
         }
@@ -161,7 +168,12 @@ impl<'py> Packer<'py, '_> {
             return Ok(());
         }
         if let Ok(tm) = obj.cast::<PyTime>() {
-            let time = time_code(tm.get_hour(), tm.get_minute(), tm.get_second(), tm.get_microsecond());
+            let time = time_code(
+                tm.get_hour(),
+                tm.get_minute(),
+                tm.get_second(),
+                tm.get_microsecond(),
+            );
             self.w.datetime(-1, time);
             return Ok(());
         }
@@ -326,21 +338,10 @@ impl<'py> Packer<'py, '_> {
         let size = descr.itemsize();
         let native = matches!(descr.byteorder(), b'=' | b'|' | b'<');
         let class = match (kind, size) {
-            (b'b', 1) => Some(Class::Logical),
-            (b'f', 8) | (b'c', 16) => Some(Class::Double),
-            (b'f', 4) | (b'c', 8) => Some(Class::Single),
-            (b'i', 1) => Some(Class::Int8),
-            (b'u', 1) => Some(Class::UInt8),
-            (b'i', 2) => Some(Class::Int16),
-            (b'u', 2) => Some(Class::UInt16),
-            (b'i', 4) => Some(Class::Int32),
-            (b'u', 4) => Some(Class::UInt32),
-            (b'i', 8) => Some(Class::Int64),
-            (b'u', 8) => Some(Class::UInt64),
             (b'O', _) | (b'U', _) => Some(Class::Void),
             (b'S', 1) => Some(Class::Char),
             (b'M', 8) => datetime_class(obj)?,
-            _ => None,
+            _ => numeric_class(kind, size),
         };
         let class = match class {
             Some(c) if native || size == 1 || c == Class::Void => c,
@@ -404,40 +405,8 @@ impl<'py> Packer<'py, '_> {
         offset: usize,
         out: &mut Vec<u8>,
     ) -> PyResult<()> {
-        let shape = arr.shape();
-        let strides = arr.strides();
-        let full = arr.dtype().itemsize();
-        let n: usize = shape.iter().product();
-        if n == 0 {
-            return Ok(());
-        }
-        // The memory extent the array can reach, relative to its data pointer.
-        let (mut lo, mut hi) = (0isize, 0isize);
-        for (&d, &s) in shape.iter().zip(strides) {
-            let span = s * (d as isize - 1);
-            if span < 0 {
-                lo += span;
-            } else {
-                hi += span;
-            }
-        }
-        // SAFETY: numpy guarantees every element of the array lies within
-        // [data + lo, data + hi + itemsize); we only read that range, while holding a
-        // reference to the array (with the GIL released only for large copies, as numpy
-        // itself does for its own copies).
-        let base = unsafe {
-            let ptr = arr.as_array_ptr();
-            let data = (*ptr).data as *const u8;
-            std::slice::from_raw_parts(data.offset(lo), (hi - lo) as usize + full)
-        };
-        let strided = Strided {
-            base,
-            start: (-lo) as usize + offset,
-            shape,
-            strides,
-            itemsize,
-        };
-        let result = if n * itemsize >= DETACH_BYTES {
+        let strided = strided(arr, itemsize, offset);
+        let result = if strided.len() * itemsize >= DETACH_BYTES {
             self.py.detach(|| strided.gather_fortran(out))
         } else {
             strided.gather_fortran(out)
@@ -500,6 +469,117 @@ impl<'py> Packer<'py, '_> {
             }
         }
         Ok(())
+    }
+}
+
+/// The class of a numeric / logical numpy dtype (kind and itemsize).
+fn numeric_class(kind: u8, size: usize) -> Option<Class> {
+    Some(match (kind, size) {
+        (b'b', 1) => Class::Logical,
+        (b'f', 8) | (b'c', 16) => Class::Double,
+        (b'f', 4) | (b'c', 8) => Class::Single,
+        (b'i', 1) => Class::Int8,
+        (b'u', 1) => Class::UInt8,
+        (b'i', 2) => Class::Int16,
+        (b'u', 2) => Class::UInt16,
+        (b'i', 4) => Class::Int32,
+        (b'u', 4) => Class::UInt32,
+        (b'i', 8) => Class::Int64,
+        (b'u', 8) => Class::UInt64,
+        _ => return None,
+    })
+}
+
+/// The array's memory as a core [`Strided`] view of `itemsize`-byte parts at `offset`
+/// within each element.
+fn strided<'a>(arr: &'a Bound<'_, PyUntypedArray>, itemsize: usize, offset: usize) -> Strided<'a> {
+    let shape = arr.shape();
+    let strides = arr.strides();
+    let full = arr.dtype().itemsize();
+    let n: usize = shape.iter().product();
+    // The memory extent the array can reach, relative to its data pointer.
+    let (mut lo, mut hi) = (0isize, 0isize);
+    for (&d, &s) in shape.iter().zip(strides) {
+        let span = s * (d.max(1) as isize - 1);
+        if span < 0 {
+            lo += span;
+        } else {
+            hi += span;
+        }
+    }
+    let base: &'a [u8] = if n == 0 {
+        &[]
+    } else {
+        // SAFETY: numpy guarantees every element lies within [data + lo, data + hi + itemsize);
+        // the slice covers exactly that and lives no longer than the borrow of the array.
+        // (Like numpy's own copies, this reads the memory with the GIL possibly released.)
+        unsafe {
+            let data = (*arr.as_array_ptr()).data as *const u8;
+            std::slice::from_raw_parts(data.offset(lo), (hi - lo) as usize + full)
+        }
+    };
+    Strided {
+        base,
+        start: (-lo) as usize + offset,
+        shape,
+        strides,
+        itemsize,
+    }
+}
+
+/// Fast path for the common big case: a top-level numeric ndarray of at least
+/// `DETACH_BYTES`, written straight into the result bytes object (one copy, GIL released)
+/// instead of through a growing buffer. Returns `None` when it does not apply; the bytes are
+/// identical to the general path's.
+pub fn pack_large_array<'py>(
+    py: Python<'py>,
+    obj: &Bound<'py, PyAny>,
+) -> PyResult<Option<Bound<'py, PyBytes>>> {
+    if !obj.get_type().is(&PyUntypedArray::type_object(py)) {
+        return Ok(None);
+    }
+    let arr = obj.cast::<PyUntypedArray>()?;
+    let descr = arr.dtype();
+    let (kind, size) = (descr.kind(), descr.itemsize());
+    let native = matches!(descr.byteorder(), b'=' | b'|' | b'<');
+    let class = match numeric_class(kind, size) {
+        Some(c) if native && arr.ndim() > 0 && !descr.has_fields() => c,
+        _ => return Ok(None),
+    };
+    let nbytes = arr.len() * size;
+    if nbytes < DETACH_BYTES {
+        return Ok(None);
+    }
+    let complex = kind == b'c';
+    let shape: Vec<u64> = arr.shape().iter().map(|&d| d as u64).collect();
+    let mut w = Writer::new(false);
+    w.array_header(class, &shape, complex);
+    let header = w.finish();
+    let parts = if complex {
+        vec![strided(arr, size / 2, 0), strided(arr, size / 2, size / 2)]
+    } else {
+        vec![strided(arr, size, 0)]
+    };
+    let mut failure = None;
+    let bytes = PyBytes::new_with(py, header.len() + nbytes, |buf| {
+        let (head, mut body) = buf.split_at_mut(header.len());
+        head.copy_from_slice(&header);
+        let part_len = nbytes / parts.len();
+        failure = py
+            .detach(|| {
+                for part in &parts {
+                    let (this, rest) = body.split_at_mut(part_len);
+                    part.gather_fortran_into(this)?;
+                    body = rest;
+                }
+                Ok::<(), BlobError>(())
+            })
+            .err();
+        Ok(())
+    })?;
+    match failure {
+        Some(e) => Err(blob_err(py, e, Side::Pack)),
+        None => Ok(Some(bytes)),
     }
 }
 

@@ -154,7 +154,9 @@ impl<'a> Reader<'a> {
 
     fn check_items(&self, n: u64, per_entry: u64, what: &'static str) -> Result<usize> {
         let min = (self.dim_width() as u64 + 1) * per_entry;
-        if n.checked_mul(min).is_none_or(|b| b > self.remaining() as u64) {
+        if n.checked_mul(min)
+            .is_none_or(|b| b > self.remaining() as u64)
+        {
             return Err(BlobError::Corrupt(format!(
                 "{what} {n} at byte {} does not fit in the {} bytes left",
                 self.pos,
@@ -178,9 +180,9 @@ impl<'a> Reader<'a> {
         for _ in 0..ndim {
             let d = self.dim("dimension")?;
             shape.push(d);
-            n = n.checked_mul(d).ok_or_else(|| {
-                BlobError::Corrupt(format!("array shape {shape:?} overflows"))
-            })?;
+            n = n
+                .checked_mul(d)
+                .ok_or_else(|| BlobError::Corrupt(format!("array shape {shape:?} overflows")))?;
         }
         Ok((shape, n))
     }
@@ -439,7 +441,11 @@ fn check_datetime(date: i32, time: i64) -> Result<()> {
         return bad("date", date as i64);
     }
     if time >= 0 {
-        let (h, mi, s) = (time / 10_000_000_000, (time / 100_000_000) % 100, (time / 1_000_000) % 100);
+        let (h, mi, s) = (
+            time / 10_000_000_000,
+            (time / 100_000_000) % 100,
+            (time / 1_000_000) % 100,
+        );
         if h > 23 || mi > 59 || s > 59 {
             return bad("time", time);
         }
@@ -447,7 +453,9 @@ fn check_datetime(date: i32, time: i64) -> Result<()> {
         return bad("time", time);
     }
     if date < 0 && time < 0 {
-        return Err(BlobError::Corrupt("datetime with neither date nor time".into()));
+        return Err(BlobError::Corrupt(
+            "datetime with neither date nor time".into(),
+        ));
     }
     Ok(())
 }

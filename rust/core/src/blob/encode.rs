@@ -140,7 +140,9 @@ impl Writer {
     /// length: `bit_length // 8 + 1`).
     pub fn int(&mut self, le: &[u8]) -> Result<()> {
         if le.len() > u16::MAX as usize {
-            return Err(BlobError::Pack("Integers are limited to 65535 bytes".into()));
+            return Err(BlobError::Pack(
+                "Integers are limited to 65535 bytes".into(),
+            ));
         }
         self.code(Code::Int);
         self.u16(le.len() as u16);
@@ -324,18 +326,33 @@ mod tests {
             elements: vec![arr.clone(), Value::Float(2.0)],
         };
         assert_eq!(&roundtrip(&cell)[..4], b"dj0\0");
-        assert!(matches!(encode(&cell, false), Err(BlobError::NativeBlobsDisabled)));
+        assert!(matches!(
+            encode(&cell, false),
+            Err(BlobError::NativeBlobsDisabled)
+        ));
         assert!(encode(&arr, false).is_ok());
     }
 
     #[test]
     fn containers() {
         let v = Value::Dict(vec![
-            (Value::Str("a".into()), Value::List(vec![Value::None, Value::Bool(true)])),
-            (Value::Int(Cow::Owned(vec![0x80, 0])), Value::Decimal("1.5E-7".into())),
+            (
+                Value::Str("a".into()),
+                Value::List(vec![Value::None, Value::Bool(true)]),
+            ),
+            (
+                Value::Int(Cow::Owned(vec![0x80, 0])),
+                Value::Decimal("1.5E-7".into()),
+            ),
             (
                 Value::Uuid([7; 16]),
-                Value::Tuple(vec![Value::Complex(1.0, -0.0), Value::DateTime { date: 20240131, time: -1 }]),
+                Value::Tuple(vec![
+                    Value::Complex(1.0, -0.0),
+                    Value::DateTime {
+                        date: 20240131,
+                        time: -1,
+                    },
+                ]),
             ),
         ]);
         let b = roundtrip(&v);

@@ -110,7 +110,11 @@ pub fn protocol(plain: &[u8]) -> Result<(Protocol, usize)> {
     if plain.is_empty() {
         return Err(BlobError::Length("empty blob".into()));
     }
-    let end = plain.iter().position(|&b| b == 0).unwrap_or(plain.len()).min(16);
+    let end = plain
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(plain.len())
+        .min(16);
     Err(BlobError::UnknownProtocol(
         String::from_utf8_lossy(&plain[..end]).into_owned(),
     ))

@@ -57,7 +57,9 @@ impl Strided<'_> {
             }
         }
         if lo < 0 || hi as usize + self.itemsize > self.base.len() {
-            return Err(BlobError::Pack("array strides reach outside its buffer".into()));
+            return Err(BlobError::Pack(
+                "array strides reach outside its buffer".into(),
+            ));
         }
         Ok(())
     }
@@ -65,24 +67,45 @@ impl Strided<'_> {
     /// Append the elements to `out` in column-major order.
     pub fn gather_fortran(&self, out: &mut Vec<u8>) -> Result<()> {
         self.check()?;
+        out.reserve(self.len() * self.itemsize);
+        self.gather(out);
+        Ok(())
+    }
+
+    /// Write the elements in column-major order into `out`, which must be exactly
+    /// `len() * itemsize` bytes (e.g. the inside of a preallocated Python bytes object).
+    pub fn gather_fortran_into(&self, out: &mut [u8]) -> Result<()> {
+        self.check()?;
+        if out.len() != self.len() * self.itemsize {
+            return Err(BlobError::Pack(format!(
+                "output of {} bytes for {} elements of {} bytes",
+                out.len(),
+                self.len(),
+                self.itemsize
+            )));
+        }
+        let mut cursor = SliceSink { out, pos: 0 };
+        self.gather(&mut cursor);
+        Ok(())
+    }
+
+    fn gather<S: Sink>(&self, out: &mut S) {
         let n = self.len();
         if n == 0 {
-            return Ok(());
+            return;
         }
         if self.is_fortran_contiguous() {
-            out.extend_from_slice(&self.base[self.start..self.start + n * self.itemsize]);
-            return Ok(());
+            out.put(&self.base[self.start..self.start + n * self.itemsize]);
+            return;
         }
-        out.reserve(n * self.itemsize);
         match self.itemsize {
-            1 => self.gather_items::<1>(out),
-            2 => self.gather_items::<2>(out),
-            4 => self.gather_items::<4>(out),
-            8 => self.gather_items::<8>(out),
-            16 => self.gather_items::<16>(out),
+            1 => self.gather_items::<1, S>(out),
+            2 => self.gather_items::<2, S>(out),
+            4 => self.gather_items::<4, S>(out),
+            8 => self.gather_items::<8, S>(out),
+            16 => self.gather_items::<16, S>(out),
             _ => self.gather_dyn(out),
         }
-        Ok(())
     }
 
     /// Offsets of the first element of every column-major "column" (dimension 0 runs inside).
@@ -114,37 +137,63 @@ impl Strided<'_> {
         }
     }
 
-    fn gather_items<const N: usize>(&self, out: &mut Vec<u8>) {
-        let (n0, s0) = match self.shape.first() {
+    fn inner(&self) -> (usize, isize) {
+        match self.shape.first() {
             Some(&n0) => (n0, self.strides[0]),
             None => (1, 0),
-        };
+        }
+    }
+
+    fn gather_items<const N: usize, S: Sink>(&self, out: &mut S) {
+        let (n0, s0) = self.inner();
         let base = self.base;
         self.for_each_line(|first| {
             let mut off = first as isize;
             for _ in 0..n0 {
                 let o = off as usize;
                 let item: &[u8; N] = base[o..o + N].try_into().unwrap();
-                out.extend_from_slice(item);
+                out.put(item);
                 off += s0;
             }
         });
     }
 
-    fn gather_dyn(&self, out: &mut Vec<u8>) {
-        let (n0, s0) = match self.shape.first() {
-            Some(&n0) => (n0, self.strides[0]),
-            None => (1, 0),
-        };
+    fn gather_dyn<S: Sink>(&self, out: &mut S) {
+        let (n0, s0) = self.inner();
         let size = self.itemsize;
         self.for_each_line(|first| {
             let mut off = first as isize;
             for _ in 0..n0 {
                 let o = off as usize;
-                out.extend_from_slice(&self.base[o..o + size]);
+                out.put(&self.base[o..o + size]);
                 off += s0;
             }
         });
+    }
+}
+
+/// Where gathered bytes go: a growing Vec, or a preallocated slice.
+trait Sink {
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    #[inline(always)]
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+struct SliceSink<'o> {
+    out: &'o mut [u8],
+    pos: usize,
+}
+
+impl Sink for SliceSink<'_> {
+    #[inline(always)]
+    fn put(&mut self, bytes: &[u8]) {
+        self.out[self.pos..self.pos + bytes.len()].copy_from_slice(bytes);
+        self.pos += bytes.len();
     }
 }
 
@@ -166,6 +215,10 @@ mod tests {
         let mut out = vec![];
         s.gather_fortran(&mut out).unwrap();
         assert_eq!(out, [0, 3, 1, 4, 2, 5]);
+        let mut fixed = [0u8; 6];
+        s.gather_fortran_into(&mut fixed).unwrap();
+        assert_eq!(fixed, [0, 3, 1, 4, 2, 5]);
+        assert!(s.gather_fortran_into(&mut [0u8; 5]).is_err());
     }
 
     #[test]
