@@ -345,8 +345,8 @@ fn int_from_le<'py>(py: Python<'py>, t: &Types, le: &[u8]) -> PyResult<Bound<'py
 }
 
 fn datetime(py: Python<'_>, date: i32, time: i64) -> PyResult<Bound<'_, PyAny>> {
-    let d = (date >= 0).then(|| (date / 10000, ((date / 100) % 100) as u8, (date % 100) as u8));
-    let t = (time >= 0).then(|| {
+    let d = (date >= 0).then_some((date / 10000, ((date / 100) % 100) as u8, (date % 100) as u8));
+    let t = (time >= 0).then_some({
         (
             ((time / 10_000_000_000) % 100) as u8,
             ((time / 100_000_000) % 100) as u8,

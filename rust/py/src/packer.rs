@@ -303,7 +303,7 @@ impl<'py> Packer<'py, '_> {
     /// ndarray subclasses are written as plain arrays; masked arrays with their fill values
     /// in the masked slots (what 0.14's `tobytes` gives).
     fn plain_array(&self, obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        if obj.get_type().is(&PyUntypedArray::type_object(self.py)) {
+        if obj.get_type().is(PyUntypedArray::type_object(self.py)) {
             return Ok(obj.clone());
         }
         let t = self.t;
@@ -535,7 +535,7 @@ pub fn pack_large_array<'py>(
     py: Python<'py>,
     obj: &Bound<'py, PyAny>,
 ) -> PyResult<Option<Bound<'py, PyBytes>>> {
-    if !obj.get_type().is(&PyUntypedArray::type_object(py)) {
+    if !obj.get_type().is(PyUntypedArray::type_object(py)) {
         return Ok(None);
     }
     let arr = obj.cast::<PyUntypedArray>()?;

@@ -394,7 +394,7 @@ impl<'a> Reader<'a> {
                 values: Vec::new(),
             });
         }
-        let total = n.checked_mul(nfields as u64).unwrap_or(u64::MAX);
+        let total = n.saturating_mul(nfields as u64);
         let total = self.check_items(total, 1, "struct value count")?;
         Ok(Value::Struct {
             shape,
