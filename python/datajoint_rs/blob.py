@@ -168,8 +168,10 @@ def _make_record(names, fields):
         while common < min(len(shape), a.ndim) and shape[common] == a.shape[common]:
             common += 1
         shape = shape[:common]
-    dtype = np.dtype([(name, a.dtype, a.shape[len(shape) :]) for name, a in zip(names, arrays)])
+    dtype = np.dtype(
+        [(name, a.dtype, a.shape[len(shape) :]) for name, a in zip(names, arrays, strict=True)]
+    )
     rec = np.empty(shape, dtype)
-    for name, a in zip(names, arrays):
+    for name, a in zip(names, arrays, strict=True):
         rec[name] = a
     return rec.view(np.recarray)
