@@ -244,17 +244,21 @@ def _fits_int64(v):
 
 
 def _cell_numeric_dtype(element):
-    """The exact dtype a cell element contributes to a numeric MatCell, or None."""
+    """The exact dtype a cell element contributes to a numeric MatCell, or None.
+
+    Python bool/int/float/complex -> bool/int64/float64/complex128 (an int beyond int64 has
+    none); numpy scalars and size-1 arrays of numeric, bool or datetime dtypes: their dtype.
+    """
     if isinstance(element, bool):
         return np.dtype(bool)
     if isinstance(element, int):
         return np.dtype(np.int64) if _fits_int64(element) else None
     if isinstance(element, float):
         return np.dtype(np.float64)
-    if isinstance(element, (np.number, np.bool_, np.datetime64)):
-        return element.dtype
-    if isinstance(element, np.ndarray) and element.size == 1 and element.dtype.kind in "biufc":
-        if element.dtype.names is None and not isinstance(element, np.recarray):
+    if isinstance(element, complex):
+        return np.dtype(np.complex128)
+    if isinstance(element, (np.generic, np.ndarray)) and element.size == 1:
+        if element.dtype.kind in "biufcmM" and element.dtype.names is None:
             return element.dtype
     return None
 
