@@ -1,14 +1,14 @@
 //! The blob functions of `_native`: `pack`, `unpack`, `md5`.
 
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyList};
 
 use dj_core::blob::header::{frame, Envelope, Framing};
 use dj_core::blob::{decode, DecodeOptions, Writer};
 use dj_core::compress;
 
 use crate::errors::{as_blob_error, as_pack_error, blob_err, dj_error, Side};
-use crate::{buffers, builder, packer, py_types};
+use crate::{buffers, builder, inflate, packer, py_types};
 
 /// Above this many bytes, compression runs with the GIL released.
 const DETACH_COMPRESS: usize = 64 << 10;
@@ -79,12 +79,7 @@ pub fn unpack<'py>(
     squeeze: bool,
     dims32: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let t = py_types::types(py)?;
     let input = buffers::as_bytes(blob)?;
-    let opts = DecodeOptions {
-        dims32,
-        ..DecodeOptions::default()
-    };
     let err = |e| blob_err(py, e, Side::Unpack);
     // Inflate into a new bytes object: decoded arrays become views of it.
     let plain_obj = match frame(input.as_bytes(), dims32).map_err(err)? {
@@ -95,26 +90,43 @@ pub fn unpack<'py>(
             stream,
         } => {
             let n = compress::check_plain_len(envelope, stream.len(), plain_len).map_err(err)?;
-            let mut failure = None;
-            let out = PyBytes::new_with(py, n, |buf| {
-                let r = if n >= DETACH_COMPRESS {
-                    py.detach(|| compress::decompress_into(envelope, stream, buf))
-                } else {
-                    compress::decompress_into(envelope, stream, buf)
-                };
-                failure = r.err();
-                Ok(())
-            })?;
+            let (obj, out) = inflate::new_bytes(py, n)?;
+            let job = [inflate::Job {
+                envelope,
+                stream,
+                out,
+            }];
+            let failure = if n >= DETACH_COMPRESS {
+                py.detach(|| inflate::run_parallel(&job))
+            } else {
+                inflate::run_parallel(&job)
+            };
             if let Some(e) = failure {
                 return Err(err(e));
             }
-            out
+            obj
         }
     };
+    build_plain(py, &plain_obj, squeeze, dims32)
+}
+
+/// Decode a plain blob held by `plain_obj` and build its Python value.
+fn build_plain<'py>(
+    py: Python<'py>,
+    plain_obj: &Bound<'py, PyBytes>,
+    squeeze: bool,
+    dims32: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    let t = py_types::types(py)?;
+    let opts = DecodeOptions {
+        dims32,
+        ..DecodeOptions::default()
+    };
     let plain = plain_obj.as_bytes();
-    let (_, value) = decode(plain, &opts).map_err(err)?;
+    let (_, value) = decode(plain, &opts).map_err(|e| blob_err(py, e, Side::Unpack))?;
     let base = plain_obj.as_any();
     let builder = builder::Builder {
+        keys: Default::default(),
         py,
         t,
         base,
@@ -122,6 +134,69 @@ pub fn unpack<'py>(
         squeeze,
     };
     builder.build(&value).map_err(|e| as_blob_error(py, e))
+}
+
+/// Deserialize many blobs (a column of fetched cells; `None` stays `None`). Compressed
+/// blobs are inflated in parallel on all cores with the GIL released, each straight into the
+/// bytes object its arrays will be views of; then the values are built.
+#[pyfunction]
+#[pyo3(signature = (blobs, squeeze=false, dims32=false))]
+pub fn unpack_many<'py>(
+    py: Python<'py>,
+    blobs: &Bound<'py, PyAny>,
+    squeeze: bool,
+    dims32: bool,
+) -> PyResult<Bound<'py, PyList>> {
+    let err = |e| blob_err(py, e, Side::Unpack);
+    let inputs: Vec<Option<Bound<'py, PyBytes>>> = blobs
+        .try_iter()?
+        .map(|x| {
+            let x = x?;
+            if x.is_none() {
+                Ok(None)
+            } else {
+                buffers::as_bytes(&x).map(Some)
+            }
+        })
+        .collect::<PyResult<_>>()?;
+    // Allocate the inflated buffers (GIL held), then fill them in parallel (GIL released).
+    let mut plains: Vec<Option<Bound<'py, PyBytes>>> = Vec::with_capacity(inputs.len());
+    let mut jobs: Vec<inflate::Job> = Vec::new();
+    for input in &inputs {
+        let Some(input) = input else {
+            plains.push(None);
+            continue;
+        };
+        match frame(input.as_bytes(), dims32).map_err(err)? {
+            Framing::Plain(_) => plains.push(Some(input.clone())),
+            Framing::Compressed {
+                envelope,
+                plain_len,
+                stream,
+            } => {
+                let n =
+                    compress::check_plain_len(envelope, stream.len(), plain_len).map_err(err)?;
+                let (obj, out) = inflate::new_bytes(py, n)?;
+                jobs.push(inflate::Job {
+                    envelope,
+                    stream,
+                    out,
+                });
+                plains.push(Some(obj));
+            }
+        }
+    }
+    if let Some(e) = py.detach(|| inflate::run_parallel(&jobs)) {
+        return Err(err(e));
+    }
+    let out = PyList::empty(py);
+    for plain in &plains {
+        match plain {
+            None => out.append(py.None())?,
+            Some(obj) => out.append(build_plain(py, obj, squeeze, dims32)?)?,
+        }
+    }
+    Ok(out)
 }
 
 /// MD5 digest (16 bytes) of a bytes-like object, computed with the GIL released.

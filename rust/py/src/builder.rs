@@ -5,6 +5,8 @@
 //! values are built with as few Python calls as possible; MATLAB containers and char arrays,
 //! rare and full of numpy subtleties, are assembled by small helpers in `blob.py`.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ffi::c_void;
 
 use numpy::npyffi::{self, npy_intp, NpyTypes, PY_ARRAY_API};
@@ -31,6 +33,9 @@ enum Place {
 }
 
 pub struct Builder<'py, 't> {
+    /// Dict keys seen so far: records of one blob repeat the same keys, so each distinct
+    /// key string is created once and shared (as pickle's memo does).
+    pub keys: RefCell<HashMap<String, Bound<'py, PyString>>>,
     pub py: Python<'py>,
     pub t: &'t Types,
     /// The Python object owning the plain blob bytes; numeric arrays are views into it.
@@ -102,10 +107,11 @@ impl<'py> Builder<'py, '_> {
             Value::Dict(pairs) => {
                 let d = PyDict::new(py);
                 for (k, val) in pairs {
-                    d.set_item(
-                        self.value(k, Place::Hashable)?,
-                        self.value(val, Place::Normal)?,
-                    )?;
+                    let key = match k {
+                        Value::Str(s) => self.key_string(s),
+                        other => self.value(other, Place::Hashable)?,
+                    };
+                    d.set_item(key, self.value(val, Place::Normal)?)?;
                 }
                 d.into_any()
             }
@@ -126,6 +132,19 @@ impl<'py> Builder<'py, '_> {
         })
     }
 
+    fn key_string(&self, s: &str) -> Bound<'py, PyAny> {
+        if s.len() > 64 {
+            return PyString::new(self.py, s).into_any();
+        }
+        let mut keys = self.keys.borrow_mut();
+        if let Some(k) = keys.get(s) {
+            return k.clone().into_any();
+        }
+        let k = PyString::new(self.py, s);
+        keys.insert(s.to_owned(), k.clone());
+        k.into_any()
+    }
+
     fn list(&self, items: &[Value], place: Place) -> PyResult<Bound<'py, PyList>> {
         let items: Vec<_> = items
             .iter()
@@ -136,14 +155,15 @@ impl<'py> Builder<'py, '_> {
 
     fn array(&self, a: &Array, place: Place) -> PyResult<Bound<'py, PyAny>> {
         let py = self.py;
-        let shape = shape_tuple(py, &a.shape)?;
         let out = match (&a.data, a.class) {
             (ArrayData::Objects(items), _) => {
                 let items = self.list(items, Place::Normal)?;
+                let shape = shape_tuple(py, &a.shape)?;
                 self.t.make_objects.bind(py).call1((items, shape))?
             }
             (ArrayData::Raw(raw), Class::Char) => {
                 let per_element = place == Place::RecordField;
+                let shape = shape_tuple(py, &a.shape)?;
                 self.t
                     .make_chars
                     .bind(py)

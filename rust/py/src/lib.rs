@@ -6,6 +6,7 @@ mod blob;
 mod buffers;
 mod builder;
 mod errors;
+mod inflate;
 mod packer;
 mod py_types;
 
@@ -15,6 +16,7 @@ use pyo3::prelude::*;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(blob::pack, m)?)?;
     m.add_function(wrap_pyfunction!(blob::unpack, m)?)?;
+    m.add_function(wrap_pyfunction!(blob::unpack_many, m)?)?;
     m.add_function(wrap_pyfunction!(blob::md5, m)?)?;
     let profile = if cfg!(debug_assertions) {
         "debug"

@@ -1,0 +1,26 @@
+"""Backend dialects: every piece of SQL text that depends on the server lives in an adapter.
+
+An adapter is an object with methods (quoting, type categories, DDL rendering, the catalog
+queries that read a table's heading). ``get_adapter("mysql")`` returns the MySQL/MariaDB one,
+which renders exactly what DataJoint 0.14 sends to the server.
+"""
+
+from __future__ import annotations
+
+from .mysql import MySQLAdapter
+
+_ADAPTERS = {"mysql": MySQLAdapter}
+_INSTANCES: dict[str, object] = {}
+
+
+def get_adapter(name: str = "mysql"):
+    """Return the (shared, stateless) adapter of the backend ``name``."""
+    key = name.lower()
+    if key not in _ADAPTERS:
+        raise ValueError(f"Unknown database backend {name!r}; known: {sorted(_ADAPTERS)}")
+    if key not in _INSTANCES:
+        _INSTANCES[key] = _ADAPTERS[key]()
+    return _INSTANCES[key]
+
+
+__all__ = ["MySQLAdapter", "get_adapter"]

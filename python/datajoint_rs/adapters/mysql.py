@@ -1,0 +1,278 @@
+"""The MySQL / MariaDB dialect: identifier quoting, the type categories of the definition
+language, DDL rendering and the catalog queries that read a table's heading.
+
+Everything here renders byte for byte what DataJoint 0.14 sends, because tables declared by
+datajoint_rs must be indistinguishable from tables declared by 0.14 (0.14 reads their column
+comments and definitions back). Quirks of 0.14 that reach the server are therefore kept and
+marked "0.14 quirk" where they look like mistakes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+# --------------------------------------------------------------------------------------------
+# type categories of the definition language
+# --------------------------------------------------------------------------------------------
+# Patterns are used with ``.match`` (anchored at the start only), case-insensitively, and in
+# this order: the first category that matches wins. A store name is a letter followed by
+# letters, digits, "_" or "-".
+_STORE = r"(?P<store>[a-z][\-\w]*)"
+_SIZE = r"(?:\s*\(.+\))?"  # an optional parenthesised size/precision, e.g. "(10)" or "(5,2)"
+
+_TYPE_PATTERN_SOURCES = {
+    # 0.14 quirk: only "serial" is anchored at the end, so any type that *starts* with one of
+    # the integer names is an INTEGER (e.g. "int(10) unsigned zerofill", or even "interval").
+    "INTEGER": (
+        r"(?:(?:tiny|small|medium|big)?int|integer)"
+        + _SIZE
+        + r"(?:\s+unsigned)?(?:\s+auto_increment)?|serial$"
+    ),
+    "DECIMAL": r"(?:decimal|numeric)" + _SIZE + r"(?:\s+unsigned)?$",
+    "FLOAT": r"(?:double|float|real)" + _SIZE + r"(?:\s+unsigned)?$",
+    "STRING": r"(?:var)?char\s*\(.+\)$",
+    "JSON": r"json$",
+    "ENUM": r"enum\s*\(.+\)$",
+    "BOOL": r"bool(?:ean)?$",  # declared as tinyint
+    "TEMPORAL": r"(?:date|datetime|time|timestamp|year)" + _SIZE + r"$",
+    "INTERNAL_BLOB": r"(?:tiny|small|medium|long)?blob$",
+    "EXTERNAL_BLOB": r"blob@" + _STORE + r"$",
+    "INTERNAL_ATTACH": r"attach$",
+    "EXTERNAL_ATTACH": r"attach@" + _STORE + r"$",
+    "FILEPATH": r"filepath@" + _STORE + r"$",
+    "UUID": r"uuid$",
+    "ADAPTED": r"<.+>$",
+}
+
+#: category name -> compiled pattern, in matching order (0.14's ``declare.TYPE_PATTERN``).
+TYPE_PATTERN = {name: re.compile(src, re.I) for name, src in _TYPE_PATTERN_SOURCES.items()}
+
+#: DataJoint types that the server does not know: the declared type is written at the start of
+#: the column comment as ``:type:`` and the column gets a native type in its place.
+SPECIAL_TYPES = frozenset(
+        {"UUID", "INTERNAL_ATTACH", "EXTERNAL_ATTACH", "EXTERNAL_BLOB", "FILEPATH", "ADAPTED"}
+)
+#: the categories the server stores as declared
+NATIVE_TYPES = frozenset(TYPE_PATTERN) - SPECIAL_TYPES
+#: data held in an external store, referenced from the row by a UUID (``binary(16)``)
+EXTERNAL_TYPES = frozenset({"EXTERNAL_ATTACH", "EXTERNAL_BLOB", "FILEPATH"})
+#: values that go through DataJoint serialization (blob packing / attachment framing)
+SERIALIZED_TYPES = frozenset(
+    {"EXTERNAL_ATTACH", "INTERNAL_ATTACH", "EXTERNAL_BLOB", "INTERNAL_BLOB"}
+)
+NUMERIC_CATEGORIES = ("DECIMAL", "INTEGER", "FLOAT")
+STRING_CATEGORIES = ("ENUM", "TEMPORAL", "STRING")
+
+UUID_DATA_TYPE = "binary(16)"
+#: default values written without quotes (compared case-insensitively, before any "(")
+CONSTANT_LITERALS = frozenset({"CURRENT_TIMESTAMP", "NULL"})
+EXTERNAL_TABLE_ROOT = "~external"
+MAX_TABLE_NAME_LENGTH = 64
+
+
+class MySQLAdapter:
+    """SQL text for MySQL 8 / MariaDB 10.x, as DataJoint 0.14 writes it."""
+
+    name = "mysql"
+    type_pattern = TYPE_PATTERN
+    special_types = SPECIAL_TYPES
+    native_types = NATIVE_TYPES
+    external_types = EXTERNAL_TYPES
+    serialized_types = SERIALIZED_TYPES
+    uuid_data_type = UUID_DATA_TYPE
+    constant_literals = CONSTANT_LITERALS
+    external_table_root = EXTERNAL_TABLE_ROOT
+    max_table_name_length = MAX_TABLE_NAME_LENGTH
+    #: default written by the server for ``CURRENT_TIMESTAMP`` columns, as 0.14 compares it
+    sql_literals = ("CURRENT_TIMESTAMP",)
+
+    # ---- identifiers -------------------------------------------------------------------------
+    def quote(self, name: str) -> str:
+        """Quote one identifier: ``name`` -> `` `name` ``."""
+        return f"`{name}`"
+
+    def quote_list(self, names: Iterable[str]) -> str:
+        """`` `a`,`b` `` (no spaces: the form 0.14 writes in keys)."""
+        return ",".join(self.quote(n) for n in names)
+
+    def full_table_name(self, database: str, table_name: str) -> str:
+        return f"{self.quote(database)}.{self.quote(table_name)}"
+
+    # ---- types -------------------------------------------------------------------------------
+    def type_category(self, attribute_type: str) -> str | None:
+        """The first category whose pattern matches ``attribute_type``; None if none does."""
+        for category, pattern in TYPE_PATTERN.items():
+            if pattern.match(attribute_type):
+                return category
+        return None
+
+    def is_category(self, attribute_type: str, *categories: str) -> bool:
+        return any(TYPE_PATTERN[c].match(attribute_type) for c in categories)
+
+    # ---- column and constraint clauses -------------------------------------------------------
+    def default_clause(self, default: str, nullable: bool) -> str:
+        """The nullability/default part of a column: ``NOT NULL``, ``DEFAULT NULL`` or
+        ``NOT NULL DEFAULT <value>``. A value that is neither quoted nor a constant literal
+        (``CURRENT_TIMESTAMP``, ``NULL``, possibly followed by ``(...)``) is double-quoted."""
+        if nullable:
+            return "DEFAULT NULL"
+        if not default:
+            return "NOT NULL"
+        is_literal = default.split("(")[0].upper() in CONSTANT_LITERALS
+        if not is_literal and default[0] not in "\"'":
+            default = f'"{default}"'
+        return f"NOT NULL DEFAULT {default}"
+
+    def column_sql(self, name: str, sql_type: str, default_clause: str, comment: str) -> str:
+        """One column of CREATE TABLE; the COMMENT clause only when there is a comment.
+        ``comment`` must already be escaped (see :meth:`escape_comment`)."""
+        sql = f"{self.quote(name)} {sql_type} {default_clause}"
+        return f'{sql} COMMENT "{comment}"' if comment else sql
+
+    def escape_comment(self, comment: str) -> str:
+        # 0.14 escapes only double quotes (comments are written in double quotes).
+        return comment.replace('"', '\\"')
+
+    def key_column_sql(self, name: str, sql_type: str, comment: str) -> str:
+        """A column copied into a child table by a foreign key: always NOT NULL, always with
+        a COMMENT clause, and no default (0.14 quirk: the comment is not escaped)."""
+        return f'{self.quote(name)} {sql_type} NOT NULL COMMENT "{comment}"'
+
+    def primary_key_sql(self, names: Sequence[str]) -> str:
+        return f"PRIMARY KEY ({self.quote_list(names)})"
+
+    def foreign_key_sql(
+        self, columns: Sequence[str], ref_table: str, ref_columns: Sequence[str]
+    ) -> str:
+        return (
+            f"FOREIGN KEY ({self.quote_list(columns)}) REFERENCES {ref_table} "
+            f"({self.quote_list(ref_columns)}) ON UPDATE CASCADE ON DELETE RESTRICT"
+        )
+
+    def external_foreign_key_sql(self, column: str, store: str) -> str:
+        """The key from an external-storage column to ``~external_<store>`` of the same schema.
+        The schema is left as the placeholder ``{database}``: the caller fills it with
+        ``sql.format(database=...)``, as 0.14's ``Table.declare`` does."""
+        return (
+            f"FOREIGN KEY ({self.quote(column)}) REFERENCES "
+            f"`{{database}}`.{self.quote(f'{EXTERNAL_TABLE_ROOT}_{store}')} (`hash`) "
+            "ON UPDATE RESTRICT ON DELETE RESTRICT"
+        )
+
+    def unique_index_sql(self, columns: Sequence[str]) -> str:
+        """The unique index of a ``-> [unique] Parent`` reference."""
+        return f"UNIQUE INDEX ({self.quote_list(columns)})"
+
+    def index_sql(self, unique: bool, elements: Sequence[str]) -> str:
+        """An ``index(...)`` line; ``elements`` are already rendered (quoted columns or
+        parenthesised expressions)."""
+        return f"{'unique ' if unique else ''}index ({','.join(elements)})"
+
+    def json_path_sql(self, attribute: str, path: str, returning: str | None = None) -> str:
+        """The value at ``path`` (dotted, without ``$.``) inside the JSON column ``attribute``."""
+        tail = f" returning {returning}" if returning else ""
+        return f"json_value({self.quote(attribute)}, _utf8mb4'$.{path}'{tail})"
+
+    def hidden_timestamp_sql(self, name: str) -> str:
+        return f"{self.quote(name)} timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP"
+
+    def create_table_sql(
+        self,
+        full_table_name: str,
+        column_sql: Sequence[str],
+        primary_key: Sequence[str],
+        foreign_key_sql: Sequence[str],
+        index_sql: Sequence[str],
+        comment: str,
+    ) -> str:
+        """``CREATE TABLE IF NOT EXISTS``: columns, primary key, foreign keys, indexes, one
+        per line; the table comment is not escaped (0.14 quirk)."""
+        clauses = [*column_sql, self.primary_key_sql(primary_key), *foreign_key_sql, *index_sql]
+        body = ",\n".join(clauses)
+        return (
+            f"CREATE TABLE IF NOT EXISTS {full_table_name} (\n{body}\n) "
+            f'ENGINE=InnoDB, COMMENT "{comment}"'
+        )
+
+    # ---- ALTER TABLE clauses -----------------------------------------------------------------
+    # 0.14 writes "<verb> <column> <after>" with an empty <after> leaving a trailing space.
+    def _after(self, after: str | None) -> str:
+        return "" if after is None else f"AFTER {self.quote(after)}"
+
+    def drop_column_sql(self, name: str) -> str:
+        return f"DROP {self.quote(name)}"
+
+    def add_column_sql(self, column_sql: str, after: str | None = None) -> str:
+        return f"ADD {column_sql} {self._after(after)}"
+
+    def modify_column_sql(self, column_sql: str, after: str | None = None) -> str:
+        return f"MODIFY {column_sql} {self._after(after)}"
+
+    def change_column_sql(self, old_name: str, column_sql: str, after: str | None = None) -> str:
+        return f"CHANGE {self.quote(old_name)} {column_sql} {self._after(after)}"
+
+    def table_comment_sql(self, comment: str) -> str:
+        return f'COMMENT="{comment}"'
+
+    def alter_table_sql(self, full_table_name: str, clauses: Sequence[str]) -> str:
+        return f"ALTER TABLE {full_table_name}\n\t" + ",\n\t".join(clauses)
+
+    # ---- reading a table's heading from the catalog ------------------------------------------
+    # The SHOW statements (rather than information_schema) are deliberate: they report what
+    # 0.14 reads. MariaDB's information_schema.COLUMNS quotes string defaults and reports a
+    # NULL default as the text 'NULL', and table_status must carry SHOW TABLE STATUS's keys
+    # (users read heading.table_status["comment"], ["rows"], ["data_length"], ...).
+    def table_status_query(self, database: str, table_name: str) -> tuple[str, tuple]:
+        db = self.quote(database).replace("%", "%%")  # the query is %-formatted with args
+        return f"SHOW TABLE STATUS FROM {db} WHERE name=%s", (table_name,)
+
+    def columns_query(self, database: str, table_name: str) -> tuple[str, tuple]:
+        return f"SHOW FULL COLUMNS FROM {self.quote(table_name)} IN {self.quote(database)}", ()
+
+    def indexes_query(self, database: str, table_name: str) -> tuple[str, tuple]:
+        return f"SHOW KEYS FROM {self.full_table_name(database, table_name)}", ()
+
+    def load_table_status(self, conn, database: str, table_name: str) -> dict | None:
+        """``SHOW TABLE STATUS`` of one table with lower-cased keys, or None if it is missing."""
+        sql, args = self.table_status_query(database, table_name)
+        row = conn.query(sql, args, as_dict=True).fetchone()
+        return None if row is None else {k.lower(): v for k, v in row.items()}
+
+    def load_columns(self, conn, database: str, table_name: str) -> list[dict]:
+        """The columns in table order, as dicts with keys name, type, nullable (bool),
+        default (as the server reports it), in_key (bool), comment, autoincrement (bool)."""
+        sql, args = self.columns_query(database, table_name)
+        return [
+            dict(
+                name=row["Field"],
+                type=row["Type"],
+                nullable=row["Null"] == "YES",
+                default=row["Default"],
+                in_key=row["Key"] == "PRI",
+                comment=row["Comment"],
+                autoincrement=bool(re.search(r"auto_increment", row["Extra"], flags=re.I)),
+            )
+            for row in conn.query(sql, args, as_dict=True).fetchall()
+        ]
+
+    def load_indexes(self, conn, database: str, table_name: str) -> list[dict]:
+        """The secondary indexes' columns (PRIMARY excluded), as dicts with keys key_name, seq,
+        column (a name, or a parenthesised expression for functional key parts), unique and
+        nullable."""
+        sql, args = self.indexes_query(database, table_name)
+        result = []
+        for row in conn.query(sql, args, as_dict=True).fetchall():
+            if row["Key_name"] == "PRIMARY":
+                continue
+            column = row["Column_name"] or f"({row.get('Expression')})".replace(r"\'", "'")
+            result.append(
+                dict(
+                    key_name=row["Key_name"],
+                    seq=row["Seq_in_index"],
+                    column=column,
+                    unique=row["Non_unique"] == 0,
+                    nullable=row["Null"].lower() == "yes",
+                )
+            )
+        return result

@@ -1,0 +1,626 @@
+"""Base tables: declaration, insert, describe, graph navigation, ``FreeTable`` and the
+schema's ``~log`` table (DataJoint 0.14 behaviour)."""
+
+from __future__ import annotations
+
+import collections.abc
+import csv
+import inspect
+import json
+import logging
+import platform
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from . import blob
+from .declare import declare
+from .errors import DataJointError, DuplicateError, UnknownAttributeError
+from .expression import QueryExpression
+from .heading import Heading
+from .version import __version__ as version
+
+logger = logging.getLogger(__name__.split(".")[0])
+
+# Fraction of max_allowed_packet one INSERT statement may use (room for SQL text and escaping:
+# binary values are sent hex-escaped by the driver at worst twice their size).
+_PACKET_FRACTION = 0.45
+
+
+class Table(QueryExpression):
+    """A base table of the database (the class behind every tier)."""
+
+    _table_name = None  # set by subclasses
+    _log_ = None
+    database = None
+    declaration_context = None
+
+    # ---- names ----------------------------------------------------------------------------
+    @property
+    def table_name(self):
+        return self._table_name
+
+    @property
+    def class_name(self):
+        return self.__class__.__name__
+
+    @property
+    def definition(self):
+        raise NotImplementedError("Subclasses of Table must implement the `definition` property")
+
+    @property
+    def full_table_name(self):
+        if self.database is None or self.table_name is None:
+            raise DataJointError(
+                f"Class {self.__class__.__name__} is not associated with a schema"
+            )
+        return f"`{self.database}`.`{self.table_name}`"
+
+    @property
+    def heading(self):
+        if self._heading is None:
+            self._heading = Heading(
+                table_info=dict(
+                    conn=self.connection,
+                    database=self.database,
+                    table_name=self.table_name,
+                    context=self.declaration_context,
+                )
+            )
+        return self._heading
+
+    @property
+    def support(self):
+        return self._support or [self.full_table_name]
+
+    def from_clause(self):
+        return self.full_table_name
+
+    @property
+    def is_declared(self):
+        cur = self.connection.query(
+            f'SHOW TABLES in `{self.database}` LIKE "{self.table_name}"'
+        )
+        return cur.rowcount > 0
+
+    @property
+    def _log(self):
+        if self._log_ is None:
+            self._log_ = Log(self.connection, database=self.database, skip_logging=self.table_name.startswith("~"))
+        return self._log_
+
+    @property
+    def external(self):
+        return self.connection.schemas[self.database].external
+
+    # ---- declaration ----------------------------------------------------------------------
+    def declare(self, context=None):
+        """Create the table in the database (refused inside a transaction)."""
+        if self.connection.in_transaction:
+            raise DataJointError("Cannot declare new tables inside a transaction, e.g. from inside a populate/make call")
+        sql, external_stores = declare(self.full_table_name, self.definition, context)
+        sql = sql.format(database=self.database)
+        try:
+            for store in external_stores:
+                self.connection.schemas[self.database].external[store]  # declares ~external_
+            self.connection.query(sql)
+        except Exception as err:
+            from .errors import AccessError
+
+            if isinstance(err, AccessError):
+                logger.warning(
+                    f"Could not declare table {self.full_table_name} (insufficient privileges)"
+                )
+                return
+            raise
+        else:
+            self._log("Declared " + self.full_table_name)
+        if self.connection.dependencies is not None:
+            self.connection.dependencies.clear()
+
+    def size_on_disk(self):
+        """Data and index size of the table on the server, in bytes."""
+        ret = self.connection.query(
+            f'SHOW TABLE STATUS FROM `{self.database}` WHERE NAME="{self.table_name}"',
+            as_dict=True,
+        ).fetchone()
+        return ret["Data_length"] + ret["Index_length"]
+
+    # ---- graph ----------------------------------------------------------------------------
+    def _dependencies(self):
+        deps = self.connection.dependencies
+        if deps is None:
+            raise DataJointError("The dependency graph is not available on this connection")
+        deps.load(force=False)
+        return deps
+
+    def parents(self, primary=None, as_objects=False, foreign_key_info=False):
+        """Parent tables (through foreign keys), renamed references resolved."""
+        get_edge = self._dependencies().parents
+        nodes = [
+            next(iter(get_edge(name).items())) if name.isdigit() else (name, props)
+            for name, props in get_edge(self.full_table_name, primary).items()
+        ]
+        if as_objects:
+            nodes = [(FreeTable(self.connection, name), props) for name, props in nodes]
+        if not foreign_key_info:
+            nodes = [name for name, props in nodes]
+        return nodes
+
+    def children(self, primary=None, as_objects=False, foreign_key_info=False):
+        """Child tables (through foreign keys), renamed references resolved."""
+        get_edge = self._dependencies().children
+        nodes = [
+            next(iter(get_edge(name).items())) if name.isdigit() else (name, props)
+            for name, props in get_edge(self.full_table_name, primary).items()
+        ]
+        if as_objects:
+            nodes = [(FreeTable(self.connection, name), props) for name, props in nodes]
+        if not foreign_key_info:
+            nodes = [name for name, props in nodes]
+        return nodes
+
+    def descendants(self, as_objects=False):
+        return [
+            FreeTable(self.connection, node) if as_objects else node
+            for node in self._dependencies().descendants(self.full_table_name)
+            if not node.isdigit()
+        ]
+
+    def ancestors(self, as_objects=False):
+        return [
+            FreeTable(self.connection, node) if as_objects else node
+            for node in self._dependencies().ancestors(self.full_table_name)
+            if not node.isdigit()
+        ]
+
+    def parts(self, as_objects=False):
+        """The part tables of this (master) table."""
+        nodes = [
+            node
+            for node in self.descendants()
+            if node.startswith(self.full_table_name[:-1] + "__")
+        ]
+        return [FreeTable(self.connection, c) for c in nodes] if as_objects else nodes
+
+    # ---- describe -------------------------------------------------------------------------
+    def describe(self, context=None, printout=False):
+        """The table's definition reconstructed from the database (0.14's layout)."""
+        if context is None:
+            frame = inspect.currentframe().f_back
+            context = dict(frame.f_globals, **frame.f_locals)
+            del frame
+        parents = self.parents(foreign_key_info=True)
+        in_key = True
+        comment = self.heading.table_status["comment"]
+        definition = "# " + comment + "\n" if comment else ""
+        thus_far = set()
+        indexes = self.heading.indexes.copy()
+        for attr in self.heading.attributes.values():
+            if in_key and not attr.in_key:
+                definition += "---\n"
+                in_key = False
+            thus_far.add(attr.name)
+            include = True
+            for parent_name, fk in parents:
+                if attr.name not in fk["attr_map"]:
+                    continue
+                include = False
+                if not thus_far.issuperset(fk["attr_map"]):
+                    continue
+                try:
+                    index_props = indexes.pop(tuple(fk["attr_map"]))
+                except KeyError:
+                    props = ""
+                else:
+                    flags = [k for k, v in index_props.items() if v]
+                    props = " [{}]".format(", ".join(flags)) if flags else ""
+                class_name = lookup_class_name(parent_name, context) or parent_name
+                if not fk["aliased"]:
+                    definition += f"->{props} {class_name}\n"
+                else:
+                    renames = ",".join(
+                        f'{a}="{r}"' for a, r in fk["attr_map"].items() if r != a
+                    )
+                    definition += f"->{props} {class_name}.proj({renames})\n"
+            if include:
+                definition += "%-20s : %-28s %s\n" % (
+                    attr.name if attr.default is None else f"{attr.name}={attr.default}",
+                    attr.type + (" auto_increment" if attr.autoincrement else ""),
+                    "# " + attr.comment if attr.comment else "",
+                )
+        for k, v in indexes.items():
+            definition += "{}INDEX ({})\n".format("UNIQUE " if v["unique"] else "", ", ".join(k))
+        if printout:
+            logger.info("\n" + definition)
+        return definition
+
+    # ---- insert ---------------------------------------------------------------------------
+    def insert1(self, row, **kwargs):
+        """Insert one row (a dict, record or sequence); see ``insert`` for the options."""
+        self.insert((row,), **kwargs)
+
+    def insert(
+        self,
+        rows,
+        replace=False,
+        skip_duplicates=False,
+        ignore_extra_fields=False,
+        allow_direct_insert=None,
+    ):
+        """Insert rows: dicts, numpy records, sequences (in heading order), a DataFrame, a
+        query (INSERT ... SELECT), or a ``pathlib.Path`` to a CSV file.
+
+        All rows go in or none does: a large insert is split into statements that fit the
+        server's ``max_allowed_packet``, inside one transaction."""
+        try:
+            import pandas
+        except ImportError:  # pragma: no cover
+            pandas = None
+        if pandas is not None and isinstance(rows, pandas.DataFrame):
+            rows = rows.reset_index(
+                drop=len(rows.index.names) == 1 and not rows.index.names[0]
+            ).to_records(index=False)
+        if isinstance(rows, Path):
+            with open(rows, newline="") as data_file:
+                rows = list(csv.DictReader(data_file, delimiter=","))
+        if not allow_direct_insert and not getattr(self, "_allow_insert", True):
+            raise DataJointError(
+                "Inserts into an auto-populated table can only be done inside "
+                "its make method during a populate call."
+                " To override, set keyword argument allow_direct_insert=True."
+            )
+        if inspect.isclass(rows) and issubclass(rows, QueryExpression):
+            rows = rows()
+        if isinstance(rows, QueryExpression):
+            return self._insert_from_query(rows, replace, skip_duplicates, ignore_extra_fields)
+
+        field_list = []
+        prepared = [self._make_row(row, field_list, ignore_extra_fields) for row in rows]
+        if not prepared:
+            return
+        command = "REPLACE" if replace else "INSERT"
+        head = "{} INTO {}(`{}`) VALUES ".format(
+            command, self.from_clause(), "`,`".join(field_list)
+        )
+        tail = (
+            " ON DUPLICATE KEY UPDATE `{pk}`=`{pk}`".format(pk=self.primary_key[0])
+            if skip_duplicates
+            else ""
+        )
+        chunks = list(_chunks(prepared, self._packet_budget()))
+        try:
+            if len(chunks) > 1 and not self.connection.in_transaction:
+                with self.connection.transaction:
+                    for chunk in chunks:
+                        self._insert_chunk(head, tail, chunk)
+            else:
+                for chunk in chunks:
+                    self._insert_chunk(head, tail, chunk)
+        except UnknownAttributeError as err:
+            raise err.suggest("To ignore extra fields in insert, set ignore_extra_fields=True") from None
+        except DuplicateError as err:
+            raise err.suggest("To ignore duplicate entries in insert, set skip_duplicates=True") from None
+
+    def _insert_chunk(self, head, tail, chunk):
+        placeholders = ",".join("(" + ",".join(r["placeholders"]) + ")" for r in chunk)
+        args = [v for r in chunk for v in r["values"] if v is not None]
+        self.connection.query(head + placeholders + tail, args=args)
+
+    def _packet_budget(self):
+        limit = getattr(self.connection, "_max_allowed_packet", None)
+        if limit is None:
+            try:
+                limit = int(self.connection.query("SELECT @@max_allowed_packet").fetchone()[0])
+            except Exception:  # noqa: BLE001 - fall back to MySQL's smallest default
+                limit = 4 << 20
+            self.connection._max_allowed_packet = limit
+        return int(limit * _PACKET_FRACTION)
+
+    def _insert_from_query(self, query, replace, skip_duplicates, ignore_extra_fields):
+        if not ignore_extra_fields:
+            extra = next((n for n in query.heading if n not in self.heading), None)
+            if extra is not None:
+                raise DataJointError(
+                    f"Attribute {extra} not found. To ignore extra attributes in insert, "
+                    "set ignore_extra_fields=True."
+                )
+        fields = [name for name in query.heading if name in self.heading]
+        sql = "{} INTO {} ({}) {}{}".format(
+            "REPLACE" if replace else "INSERT",
+            self.full_table_name,
+            "`" + "`,`".join(fields) + "`",
+            query.make_sql(fields),
+            " ON DUPLICATE KEY UPDATE `{pk}`={table}.`{pk}`".format(
+                table=self.full_table_name, pk=self.primary_key[0]
+            )
+            if skip_duplicates
+            else "",
+        )
+        self.connection.query(sql)
+
+    def _make_placeholder(self, name, value, ignore_extra_fields=False):
+        """(name, SQL placeholder, value) for one attribute value, converted for storage."""
+        if ignore_extra_fields and name not in self.heading:
+            return None
+        attr = self.heading[name]
+        if attr.adapter:
+            value = attr.adapter.put(value)
+        if value is None or (attr.numeric and _is_empty_number(value)):
+            if attr.in_key:
+                raise DataJointError(
+                    f"The primary key attribute `{name}` cannot be NULL, empty or NaN"
+                )
+            return name, "DEFAULT", None
+        if attr.uuid:
+            if not isinstance(value, uuid.UUID):
+                try:
+                    value = uuid.UUID(value)
+                except (AttributeError, ValueError, TypeError):
+                    raise DataJointError(
+                        f"badly formed UUID value {value} for attribute `{name}`"
+                    ) from None
+            value = value.bytes
+        elif attr.is_blob:
+            value = blob.pack(value)
+            if attr.is_external:
+                value = self.external[attr.store].put(value).bytes
+        elif attr.is_attachment:
+            path = Path(value)
+            if attr.is_external:
+                value = self.external[attr.store].upload_attachment(path).bytes
+            else:
+                try:
+                    value = path.name.encode() + b"\0" + path.read_bytes()
+                except OSError as err:
+                    raise DataJointError(f"Cannot read attachment {path}: {err}") from None
+        elif attr.is_filepath:
+            value = self.external[attr.store].upload_filepath(value).bytes
+        elif attr.numeric:
+            if isinstance(value, (bool, np.bool_)):
+                value = int(value)
+            elif isinstance(value, (str, bytes)):
+                value = value.decode() if isinstance(value, bytes) else value
+            elif not isinstance(value, (int, float, np.integer, np.floating)) and not hasattr(
+                value, "as_tuple"
+            ):
+                raise DataJointError(
+                    f"Invalid value {value!r} of type {type(value).__name__} for numeric "
+                    f"attribute `{name}`"
+                )
+            value = str(value.item() if isinstance(value, np.generic) else value)
+        elif attr.json:
+            value = json.dumps(value)
+        elif isinstance(value, np.generic):
+            value = value.item()
+        return name, "%s", value
+
+    def _make_row(self, row, field_list, ignore_extra_fields):
+        """Placeholders and values of one row; the first row fixes the field list."""
+
+        def check_fields(fields):
+            if not field_list:
+                if not ignore_extra_fields:
+                    for field in fields:
+                        if field not in self.heading:
+                            raise UnknownAttributeError(
+                                f"`{field}` is not in the table heading"
+                            ).suggest(
+                                "To ignore extra fields in insert, set ignore_extra_fields=True"
+                            )
+            elif set(field_list) != set(fields).intersection(self.heading.names):
+                raise DataJointError("Attempt to insert rows with different fields.")
+
+        if isinstance(row, np.void):
+            check_fields(row.dtype.fields)
+            attributes = [
+                self._make_placeholder(name, row[name], ignore_extra_fields)
+                for name in self.heading
+                if name in row.dtype.fields
+            ]
+        elif isinstance(row, collections.abc.Mapping):
+            check_fields(row)
+            attributes = [
+                self._make_placeholder(name, row[name], ignore_extra_fields)
+                for name in self.heading
+                if name in row
+            ]
+        else:
+            try:
+                n = len(row)
+            except TypeError:
+                raise DataJointError(f"Datatype {type(row)} cannot be inserted") from None
+            if n != len(self.heading):
+                raise DataJointError(
+                    "Invalid insert argument. Incorrect number of attributes: "
+                    f"{n} given; {len(self.heading)} expected"
+                )
+            attributes = [
+                self._make_placeholder(name, value, ignore_extra_fields)
+                for name, value in zip(self.heading, row, strict=True)
+            ]
+        if ignore_extra_fields:
+            attributes = [a for a in attributes if a is not None]
+        if not attributes:
+            raise DataJointError("Cannot insert an empty row")
+        names = [a[0] for a in attributes]
+        missing = [
+            k
+            for k in self.primary_key
+            if k not in names and not self.heading[k].autoincrement
+        ]
+        if missing:
+            raise DataJointError(
+                "Missing primary key attribute(s) " + ", ".join(f"`{k}`" for k in missing)
+            )
+        placeholders = [a[1] for a in attributes]
+        values = [a[2] for a in attributes]
+        if not field_list:
+            field_list.extend(names)
+        else:
+            order = [names.index(f) for f in field_list]
+            names = [names[i] for i in order]
+            placeholders = [placeholders[i] for i in order]
+            values = [values[i] for i in order]
+        size = sum(len(v) if isinstance(v, (bytes, str)) else 8 for v in values if v is not None)
+        return {"names": names, "placeholders": placeholders, "values": values, "size": size}
+
+    # ---- quick delete and drop --------------------------------------------------------------
+    def delete_quick(self, get_count=False):
+        """``DELETE`` the rows of this (restricted) table without cascading or prompts."""
+        query = "DELETE FROM " + self.full_table_name + self.where_clause()
+        self.connection.query(query)
+        count = (
+            self.connection.query("SELECT ROW_COUNT()").fetchone()[0] if get_count else None
+        )
+        self._log(query[:255])
+        return count
+
+    def drop_quick(self):
+        """``DROP TABLE`` without cascading or prompts."""
+        if self.is_declared:
+            query = "DROP TABLE %s" % self.full_table_name
+            self.connection.query(query)
+            logger.info("Dropped table %s" % self.full_table_name)
+            self._log(query[:255])
+        else:
+            logger.info(f"Nothing to drop: table {self.full_table_name} is not declared")
+
+
+def _is_empty_number(value):
+    if isinstance(value, str):
+        return value == ""
+    try:
+        return bool(np.isnan(float(value)))
+    except (TypeError, ValueError):
+        return False
+
+
+def _chunks(rows, budget):
+    """Split prepared rows into groups whose values add up to at most ``budget`` bytes
+    (a single larger row goes alone)."""
+    chunk, size = [], 0
+    for row in rows:
+        if chunk and size + row["size"] > budget:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(row)
+        size += row["size"] + 16
+    if chunk:
+        yield chunk
+
+
+def lookup_class_name(name, context, depth=3):
+    """The dotted name under which the table `` `db`.`tbl` `` is reachable in ``context``
+    (searching imported modules ``depth`` levels deep), or None."""
+    nodes = [dict(context=context, context_name="", depth=depth)]
+    while nodes:
+        node = nodes.pop(0)
+        for member_name, member in node["context"].items():
+            if member_name.startswith("_"):
+                continue
+            if inspect.isclass(member) and issubclass(member, Table):
+                try:
+                    if member.full_table_name == name:
+                        return ".".join([node["context_name"], member_name]).lstrip(".")
+                except DataJointError:
+                    continue
+                for part_name in (p for p in member.__dict__ if p[0].isupper()):
+                    part = getattr(member, part_name, None)
+                    if inspect.isclass(part) and issubclass(part, Table):
+                        try:
+                            found = part.full_table_name == name
+                        except DataJointError:
+                            found = False
+                        if found:
+                            return ".".join(
+                                [node["context_name"], member_name, part.__name__]
+                            ).lstrip(".")
+            elif (
+                node["depth"] > 0
+                and inspect.ismodule(member)
+                and member.__name__ not in ("datajoint", "datajoint_rs")
+            ):
+                try:
+                    nodes.append(
+                        dict(
+                            context=dict(inspect.getmembers(member)),
+                            context_name=node["context_name"] + "." + member_name,
+                            depth=node["depth"] - 1,
+                        )
+                    )
+                except ImportError:
+                    pass
+    return None
+
+
+class FreeTable(Table):
+    """A table without a class of its own: ``FreeTable(conn, "`db`.`table`")``."""
+
+    def __init__(self, conn, full_table_name):
+        self.database, self._table_name = (s.strip("`") for s in full_table_name.split("."))
+        self._connection = conn
+        self._support = [full_table_name]
+        self._heading = Heading(
+            table_info=dict(
+                conn=conn, database=self.database, table_name=self.table_name, context=None
+            )
+        )
+
+    def __repr__(self):
+        return f"FreeTable(`{self.database}`.`{self._table_name}`)\n" + super().__repr__()
+
+
+class Log(Table):
+    """The schema's ``~log`` table; calling it records an event (0.14's layout)."""
+
+    _table_name = "~log"
+
+    def __init__(self, conn, database, skip_logging=False):
+        self.database = database
+        self.skip_logging = skip_logging
+        self._connection = conn
+        self._heading = Heading(
+            table_info=dict(conn=conn, database=database, table_name=self.table_name, context=None)
+        )
+        self._support = [self.full_table_name]
+        self._definition = f"""    # event logging table for `{database}`
+        id       :int unsigned auto_increment     # event order id
+        ---
+        timestamp = CURRENT_TIMESTAMP : timestamp # event timestamp
+        version  :varchar(12)                     # datajoint version
+        user     :varchar(255)                    # user@host
+        host=""  :varchar(255)                    # system hostname
+        event="" :varchar(255)                    # event message
+        """
+        super().__init__()
+        if not self.is_declared:
+            self.declare()
+            if self.connection.dependencies is not None:
+                self.connection.dependencies.clear()
+        self._user = self.connection.get_user()
+
+    @property
+    def definition(self):
+        return self._definition
+
+    def __call__(self, event, skip_logging=None):
+        skip_logging = self.skip_logging if skip_logging is None else skip_logging
+        if skip_logging:
+            return
+        try:
+            self.insert1(
+                dict(user=self._user, version=version + "rs", host=platform.uname().node, event=event),
+                skip_duplicates=True,
+                ignore_extra_fields=True,
+            )
+        except DataJointError:
+            logger.info("could not log event in table ~log")
+
+    def delete(self):
+        self.delete_quick()
+
+    def drop(self):
+        self.drop_quick()
+
