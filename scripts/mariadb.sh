@@ -23,8 +23,9 @@
 # Accounts: root/<password> from anywhere (what the tests use, via DJ_USER/DJ_PASS), and a
 # restricted user with ALL PRIVILEGES on `djtest%` schemas only (for access-denied tests).
 #
-# Timing on the 2-core dev machine: first start (datadir init + boot) ~1.2 s, start on a kept
-# datadir ~0.5 s, reuse of a live server ~0.2 s.
+# Timing on the 2-core dev machine (measured with other builds running, so upper bounds): first
+# start (datadir init + boot) 3-6 s (~1.2 s on an idle machine), start on a kept datadir 0.5-0.8 s,
+# reuse of a live server 0.15 s, stop 1.3 s.
 #
 # Settings (environment):
 #   MARIADB_DIR            state folder (data, config, socket, log, cert)  /tmp/datajoint_rs-mariadb
@@ -66,8 +67,16 @@ sql_tcp() {
     mariadb --no-defaults --protocol=tcp --host="$ADDR" --port="$PORT" --user=root \
         --password="$ROOT_PW" --connect-timeout=3 "$@"
 }
-# as root over our own socket: on a fresh datadir, OS root gets in through unix_socket auth
-sql_socket() { mariadb --no-defaults --socket="$SOCKET" --user=root "$@"; }
+# as root over our own socket: OS root gets in through unix_socket auth; another OS user with
+# the password, which is empty on a fresh datadir (SOCKET_PW is set by do_start)
+SOCKET_PW=$ROOT_PW
+sql_socket() {
+    if [ "$(id -u)" -eq 0 ]; then
+        mariadb --no-defaults --socket="$SOCKET" --user=root "$@"
+    else
+        mariadb --no-defaults --socket="$SOCKET" --user=root --password="$SOCKET_PW" "$@"
+    fi
+}
 
 accepts_root() { sql_tcp --batch --skip-column-names -e 'SELECT 1' >/dev/null 2>&1; }
 # mariadb-admin ping succeeds whenever a server is listening, even if it rejects the login
@@ -135,8 +144,12 @@ init_datadir() {
     local t0
     t0=$(now)
     rm -rf "$DATADIR"
+    # root@localhost: unix_socket auth for OS root; for another OS user, no password at first
+    # (setup_users sets one right after the first boot either way)
+    local auth=socket
+    [ "$(id -u)" -eq 0 ] || auth=normal
     if ! mariadb-install-db --defaults-file="$CONF" --skip-test-db \
-        --auth-root-authentication-method=socket >"$STATE/install-db.log" 2>&1; then
+        --auth-root-authentication-method="$auth" >"$STATE/install-db.log" 2>&1; then
         tail -n 20 "$STATE/install-db.log" >&2
         fail "mariadb-install-db failed (log: $STATE/install-db.log)"
     fi
@@ -147,6 +160,8 @@ init_datadir() {
 setup_users() {
     "$1" <<SQL
 ALTER USER 'root'@'localhost' IDENTIFIED VIA mysql_native_password USING PASSWORD('$ROOT_PW') OR unix_socket;
+ALTER USER IF EXISTS 'root'@'127.0.0.1' IDENTIFIED BY '$ROOT_PW';
+ALTER USER IF EXISTS 'root'@'::1' IDENTIFIED BY '$ROOT_PW';
 CREATE USER IF NOT EXISTS 'root'@'%' IDENTIFIED BY '$ROOT_PW';
 ALTER USER 'root'@'%' IDENTIFIED BY '$ROOT_PW';
 GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION;
@@ -185,7 +200,7 @@ do_start() {
     fi
     write_conf
     local fresh=0
-    init_datadir && fresh=1
+    init_datadir && fresh=1 && SOCKET_PW=''
     local pid
     if ! pid=$(running_pid); then
         # setsid: the server must outlive this script and the shell that ran it
@@ -206,8 +221,8 @@ do_stop() {
         return 0
     fi
     kill "$pid"
-    local i
-    for i in $(seq 600); do
+    local _
+    for _ in $(seq 600); do
         if ! kill -0 "$pid" 2>/dev/null; then
             say "stopped mariadbd (pid $pid)"
             return 0

@@ -26,7 +26,8 @@ die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
 #   Installs the given Debian packages if (and only if) some are missing, checked with dpkg.
 #   Runs `apt-get update` at most once per setup.sh run. Non-interactive (CI has no stdin).
 #   Without root (and without sudo) it warns and carries on, since nothing installed here yet is
-#   strictly required. (The DB-backed tests will later need: mariadb-server libmariadb-dev.)
+#   strictly required here (but mysqlclient will not build, nor the DB tests run, without the
+#   MariaDB packages).
 # ---------------------------------------------------------------------------------------------
 _APT_UPDATED=0
 ensure_apt_packages() {
@@ -150,7 +151,10 @@ build_extension() {
 
 main() {
     local t0=$SECONDS
-    ensure_apt_packages pkg-config zlib1g-dev     # libz-sys prefers the system zlib
+    # zlib1g-dev: libz-sys prefers the system zlib. libmariadb-dev + pkg-config: mysqlclient
+    # (a runtime dependency in pyproject.toml) builds from source against them. mariadb-server,
+    # mariadb-client, openssl: the test server of scripts/mariadb.sh (which starts it itself).
+    ensure_apt_packages pkg-config zlib1g-dev libmariadb-dev mariadb-server mariadb-client openssl
     ensure_rust_components
     ensure_venv
     ensure_python_deps

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The ONE command that builds and runs the whole test suite (CI runs it via .ci/run):
-#   setup -> rustfmt -> clippy -> cargo test (core) -> ruff check/format -> pytest -> bench smoke.
+#   setup -> rustfmt -> clippy -> cargo test (core) -> ruff check/format -> MariaDB -> pytest
+#   -> bench smoke. The MariaDB server is started (scripts/mariadb.sh) unless DJ_HOST is set, and
+#   stopped at exit if this run started it.
 # Stops at the first failure with a non-zero exit. Extra arguments go to pytest, e.g.
 #   bash scripts/test.sh -k blob -x
 set -euo pipefail
@@ -28,11 +30,16 @@ step() {
     printf '==> %s\n' "$1"
     printf '==============================================================================\n'
 }
+MARIADB_STARTED=0
 on_exit() {
     local rc=$?
     if [ "$rc" -ne 0 ]; then
         printf '\n[test] FAILED at step "%s" (exit %s) after %ss\n' "$STEP_NAME" "$rc" \
             "$((SECONDS - T_START))" >&2
+    fi
+    # stop the database server only if this run started it (a reused one keeps running)
+    if [ "$MARIADB_STARTED" = 1 ]; then
+        bash "$REPO/scripts/mariadb.sh" stop || true
     fi
 }
 trap on_exit EXIT
@@ -54,6 +61,25 @@ step "ruff check ."
 
 step "ruff format --check ."
 "$VENV/bin/ruff" format --check .
+
+# The integration tests need a MySQL-compatible server: with DJ_HOST already set, that one;
+# otherwise our own MariaDB (scripts/mariadb.sh, on 127.0.0.1:${MARIADB_PORT:-3306}).
+if [ -n "${DJ_HOST:-}" ]; then
+    echo "[test] DJ_HOST=$DJ_HOST is set: testing against that server"
+else
+    step "start MariaDB (scripts/mariadb.sh start)"
+    mariadb_state="$(bash "$REPO/scripts/mariadb.sh" start)" # "started" or "reused"
+    if [ "$mariadb_state" = started ]; then
+        MARIADB_STARTED=1
+    fi
+    DJ_HOST=127.0.0.1
+    if [ "${MARIADB_PORT:-3306}" != 3306 ]; then
+        DJ_HOST="127.0.0.1:$MARIADB_PORT"
+    fi
+fi
+export DJ_HOST
+export DJ_USER="${DJ_USER:-root}"
+export DJ_PASS="${DJ_PASS:-${MARIADB_ROOT_PASSWORD:-password}}"
 
 step "pytest tests -q${*:+ $*}"
 rc=0

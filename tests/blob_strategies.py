@@ -37,7 +37,7 @@ nonempty_shapes = hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=
 
 
 # ------------------------------------------------------------------------------ layouts
-LAYOUTS = ["C", "F", "transposed", "negative", "strided"]
+LAYOUTS = ["C", "F", "transposed", "negative", "strided", "unaligned", "readonly"]
 
 
 def relayout(a, layout):
@@ -58,6 +58,19 @@ def relayout(a, layout):
         view = big[(slice(None, None, 2),) * a.ndim]
         view[...] = a
         return view
+    if layout == "unaligned" and not a.dtype.hasobject:
+        # an F-ordered array starting one byte into a buffer (not aligned for its dtype)
+        n = a.size * a.dtype.itemsize
+        buf = bytearray(n + 1)
+        out = np.frombuffer(buf, dtype=a.dtype, count=a.size, offset=1) if a.size else a.copy()
+        if a.size:
+            out = out.reshape(a.shape, order="F")
+            out[...] = a
+        return out
+    if layout in ("readonly", "unaligned"):  # unaligned object arrays cannot exist
+        out = np.array(a)
+        out.flags.writeable = False
+        return out
     raise ValueError(layout)
 
 
@@ -200,13 +213,16 @@ def _object_array(elements, shape):
 
 
 @st.composite
-def object_arrays(draw, element_strategy, shape=None):
+def object_arrays(draw, element_strategy, shape=None, layouts=False):
     if shape is None:
         shape = hnp.array_shapes(min_dims=0, max_dims=3, max_side=3)
     shp = draw(shape)
     n = int(np.prod(shp, dtype=np.int64))
     elements = draw(st.lists(element_strategy, min_size=n, max_size=n))
-    return _object_array(elements, shp)
+    out = _object_array(elements, shp)
+    if layouts:
+        out = relayout(out, draw(st.sampled_from(LAYOUTS)))
+    return out
 
 
 # ------------------------------------------------------------------------- cells, structs
@@ -276,7 +292,6 @@ RECORD_FIELD_DTYPES = NUMERIC_DTYPES + ["datetime64[s]", "datetime64[ns]", "<U3"
 def record_arrays(draw, for_reference=False):
     names = draw(field_names)
     shp = draw(hnp.array_shapes(min_dims=0, max_dims=2, min_side=0, max_side=3))
-    n_records = int(np.prod(shp, dtype=np.int64))
     choices = RECORD_FIELD_DTYPES
     if for_reference and shp not in ((), (1,)):
         # 0.14 reads a CHAR field as one joined row string (fix g), which changes the values

@@ -5,21 +5,56 @@ and writing the same databases, with the heavy lifting (blob serialization, comp
 hashing) in Rust.
 """
 
+import logging
 import warnings
 
 from . import _native, blob, errors
+from .attribute_adapter import AttributeAdapter
 from .blob import MatCell, MatStruct
+from .condition import AndList, Not, Top
+from .connection import Connection, conn
 from .errors import DataJointError
+from .fetch import key
+from .hash import key_hash
+from .schemas import Schema, VirtualModule, list_schemas
 from .settings import config
+from .table import FreeTable, Table
+from .user_tables import Computed, Imported, Lookup, Manual, Part
 from .version import __version__
+
+logger = logging.getLogger(__name__)
+
+schema = Schema  # alias, as in DataJoint 0.14
+create_virtual_module = VirtualModule  # alias, as in DataJoint 0.14
 
 __all__ = [
     "__version__",
     "config",
-    "errors",
-    "DataJointError",
+    "conn",
+    "Connection",
+    "Schema",
+    "schema",
+    "VirtualModule",
+    "create_virtual_module",
+    "list_schemas",
+    "Table",
+    "FreeTable",
+    "Manual",
+    "Lookup",
+    "Imported",
+    "Computed",
+    "Part",
+    "Not",
+    "AndList",
+    "Top",
     "MatCell",
     "MatStruct",
+    "AttributeAdapter",
+    "errors",
+    "DataJointError",
+    "key",
+    "key_hash",
+    "logger",
     "blob",
 ]
 

@@ -18,7 +18,7 @@ from . import _native
 from .errors import DataJointError
 from .settings import config
 
-__all__ = ["pack", "unpack", "unpack_many", "MatCell", "MatStruct"]
+__all__ = ["pack", "unpack", "pack_many", "unpack_many", "MatCell", "MatStruct"]
 
 #: Runtime setting: ``pack`` returns its (already serialized) ``bytes`` argument unchanged
 #: and ``unpack`` returns raw bytes; used to copy blobs between tables.
@@ -175,6 +175,18 @@ def _make_record(names, fields):
     for name, a in zip(names, arrays, strict=True):
         rec[name] = a
     return rec.view(np.recarray)
+
+
+def pack_many(objs, compress=True):
+    """Serialize a sequence of objects (e.g. a blob column to insert): the same bytes as
+    ``[pack(o, compress) for o in objs]``, with the compression of all of them spread over
+    all cores, GIL released."""
+    return _native.pack_many(
+        objs,
+        bool(compress),
+        config.get("blob.compression", "zlib"),
+        bool(config.get("enable_python_native_blobs", True)),
+    )
 
 
 def unpack_many(blobs, squeeze=False):

@@ -16,13 +16,13 @@ instead of waiting forever for a username/password on a non-interactive stdin.
 from __future__ import annotations
 
 import builtins
+import getpass
 import logging
 import pathlib
 import re
 import sys
 import warnings
 from contextlib import contextmanager
-from getpass import getpass
 
 try:
     import MySQLdb
@@ -38,6 +38,7 @@ except ImportError:  # pragma: no cover - mysqlclient is a dependency; fail on u
 
 from . import errors
 from .blob import pack, unpack
+from .dependencies import Dependencies
 from .hash import uuid_from_buffer
 from .settings import config
 from .version import __version__
@@ -130,7 +131,8 @@ def _ask(what, prompt, secret):
             f"for it: set dj.config['database.{what}'] (or the DJ_{what[:4].upper()} "
             "environment variable), or pass it to dj.conn()."
         )
-    return getpass(prompt=prompt) if secret else input(prompt)
+    # looked up at call time: Jupyter's kernel replaces getpass.getpass and builtins.input
+    return getpass.getpass(prompt=prompt) if secret else input(prompt)
 
 
 def conn(host=None, user=None, password=None, *, init_fun=None, reset=False, use_tls=None):
@@ -259,7 +261,7 @@ class Connection:
         self._in_transaction = False
         self.connection_id = None
         self.schemas = dict()
-        self.dependencies = None  # set by dependencies.Dependencies
+        self.dependencies = Dependencies(self)
         self.connect()
         if not self.is_connected:
             raise errors.LostConnectionError(

@@ -127,7 +127,8 @@ def match_type(attribute_type: str) -> str:
 # line scanning
 # --------------------------------------------------------------------------------------------
 # The parsing rules reproduce what 0.14 accepts, including where it reports a syntax error:
-# tokens may be separated by blanks (space, tab, CR, LF), and quoted strings ("..." or '...',
+# tabs are first expanded to spaces (8-column stops; this shows in comments and types), tokens
+# may be separated by blanks (space, CR, LF), and quoted strings ("..." or '...',
 # without line breaks) are skipped as a whole when looking for a delimiter, so a ':' or '#'
 # inside quotes does not end a default value or a type.
 _BLANKS = " \t\r\n"
@@ -185,7 +186,7 @@ def _parse_attribute(line: str) -> dict:
 
     Raises _SyntaxError. As in 0.14 a ``#`` is appended to the line first, so the comment
     always exists, and the trailing ``#`` characters are removed from it afterwards."""
-    text = line + "#"
+    text = (line + "#").expandtabs()  # 0.14 expands tabs (to 8-column stops) before parsing
     pos = _skip_blanks(text, 0)
     name = _ATTRIBUTE_NAME.match(text, pos)
     if name is None:
@@ -231,6 +232,7 @@ def is_foreign_key(line: str) -> bool:
 
 def _parse_foreign_key(line: str) -> tuple[list[str], str]:
     """``-> [opt, ...] reference`` -> (options, reference text). Raises _SyntaxError."""
+    line = line.expandtabs()  # as in 0.14
     pos = _skip_blanks(line, 0)
     if not line.startswith("->", pos):
         raise _SyntaxError(line, pos, "'->'")
@@ -332,7 +334,9 @@ _INDEX = re.compile(r"(?P<unique>unique\s+)?index\s*\(\s*(?P<args>.*)\)", re.I)
 # one element of an index: characters other than ',' and '(', or a parenthesised group
 _INDEX_ELEMENT = re.compile(r"(?:\([^)]*\)|[^,(])+")
 # attribute, optional JSON path and optional returned type: attr[.path][:type]
-_JSON_ATTRIBUTE = re.compile(r"^(?P<attr>\w+)(?:\.(?P<path>[\w.*\[\]]+))?(?::(?P<type>[\w(,\s)]+))?$")
+_JSON_ATTRIBUTE = re.compile(
+    r"^(?P<attr>\w+)(?:\.(?P<path>[\w.*\[\]]+))?(?::(?P<type>[\w(,\s)]+))?$"
+)
 
 
 def _index_element_sql(element: str) -> str:
@@ -420,8 +424,7 @@ def compile_attribute(line: str, in_key: bool, foreign_key_sql: list, context):
         _substitute_special_type(attr, category, foreign_key_sql, context)
     if category in SERIALIZED_TYPES and attr["default"] not in {"DEFAULT NULL", "NOT NULL"}:
         raise DataJointError(
-            "The default value for a blob or attachment attributes can only be NULL in:\n"
-            + line
+            "The default value for a blob or attachment attributes can only be NULL in:\n" + line
         )
     sql = backend.column_sql(attr["name"], attr["type"], attr["default"], attr["comment"])
     return attr["name"], sql, attr.get("store")
@@ -559,7 +562,7 @@ def _attribute_alterations(new: list[str], old: list[str], primary_key: list[str
     old_names = [n for n in old_names if n not in dropped]
 
     previous = None  # (name, renamed-from) of the preceding new attribute
-    for column, (name, source) in zip(new, renames.items()):
+    for column, (name, source) in zip(new, renames.items(), strict=True):
         if name not in primary_key:
             after = None
             if previous:
@@ -594,8 +597,8 @@ def alter(definition: str, old_definition: str, context):
     comment, primary_key, attribute_sql, foreign_key_sql, index_sql, stores = prepare_declare(
         definition, context
     )
-    comment_, primary_key_, attribute_sql_, foreign_key_sql_, index_sql_, stores_ = (
-        prepare_declare(old_definition, context)
+    comment_, primary_key_, attribute_sql_, foreign_key_sql_, index_sql_, stores_ = prepare_declare(
+        old_definition, context
     )
     if primary_key != primary_key_:
         raise NotImplementedError("table.alter cannot alter the primary key (yet).")

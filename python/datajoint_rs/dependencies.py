@@ -23,32 +23,8 @@ from collections import defaultdict
 
 import networkx as nx
 
+from .adapters import get_adapter as _get_backend
 from .errors import DataJointError
-
-# The SQL run by ``Dependencies.load``. It lives here until the MySQL adapter owns it. Schema
-# names are bound as parameters: ``{schemas}`` expands to one ``%s`` per schema. ``%%`` is a
-# literal ``%`` once the driver interpolates the parameters.
-_MYSQL_SQL = {
-    # (table, column) of every primary-key column of the non-hidden tables of the schemas
-    "primary_keys": """
-        SELECT concat('`', table_schema, '`.`', table_name, '`') AS tab, column_name
-        FROM information_schema.key_column_usage
-        WHERE table_name NOT LIKE "~%%" AND table_schema IN ({schemas})
-            AND constraint_name = "PRIMARY"
-        """,
-    # one row per column of every foreign key into or out of the schemas
-    "foreign_keys": """
-        SELECT constraint_name,
-            concat('`', table_schema, '`.`', table_name, '`') AS referencing_table,
-            concat('`', referenced_table_schema, '`.`', referenced_table_name, '`')
-                AS referenced_table,
-            column_name, referenced_column_name
-        FROM information_schema.key_column_usage
-        WHERE referenced_table_name NOT LIKE "~%%" AND (
-            referenced_table_schema IN ({schemas})
-            OR referenced_table_schema IS NOT NULL AND table_schema IN ({schemas}))
-        """,
-}
 
 _PART_NAME = re.compile(r"(?P<master>`\w+`.`#?\w+)__\w+`")
 
@@ -144,12 +120,9 @@ class Dependencies(nx.DiGraph):
         self._loaded = False
         super().clear()
 
-    def _fetch(self, key, *, as_dict=False):
-        template = _MYSQL_SQL[key]
-        # no schemas: match nothing, as 0.14's ``IN ('')`` does
-        schemas = tuple(self._conn.schemas) or ("",)
-        sql = template.format(schemas=", ".join(["%s"] * len(schemas)))
-        args = schemas * template.count("{schemas}")
+    def _fetch(self, query_name, *, as_dict=False):
+        """Run one of the backend's dependency-graph catalog queries over the schemas."""
+        sql, args = getattr(_get_backend(), query_name)(self._conn.schemas)
         return self._conn.query(sql, args=args, as_dict=as_dict)
 
     def load(self, force=True):
@@ -161,14 +134,14 @@ class Dependencies(nx.DiGraph):
         self.clear()  # always from scratch, or aliased edges would be duplicated
 
         primary_keys = defaultdict(set)
-        for table, column in self._fetch("primary_keys"):
+        for table, column in self._fetch("primary_key_columns_query"):
             primary_keys[table].add(column)
         for table, key in primary_keys.items():
             self.add_node(table, primary_key=key)
 
         # group the foreign-key columns by constraint, in the order the server lists them
         foreign_keys = {}
-        for row in self._fetch("foreign_keys", as_dict=True):
+        for row in self._fetch("foreign_key_columns_query", as_dict=True):
             row = {name.lower(): value for name, value in row.items()}
             child, parent = row["referencing_table"], row["referenced_table"]
             fk = foreign_keys.setdefault(

@@ -227,7 +227,7 @@ element_values = st.one_of(
 )
 
 
-@given(bst.object_arrays(element_values))
+@given(bst.object_arrays(element_values, layouts=True))
 def test_object_arrays(x):
     check_round_trip(x)
 
@@ -480,6 +480,31 @@ def test_unpack_accepts_bytes_like(kind):
         assert_same(got, load_expected(case), f"{case['name']} from {kind}")
 
 
+def test_unpack_accepts_other_buffers():
+    x = {"a": np.arange(5.0), "b": "text"}
+    data = dj_blob.pack(x)
+    interleaved = np.zeros(2 * len(data), np.uint8)
+    interleaved[::2] = np.frombuffer(data, np.uint8)
+    for buf in (
+        np.frombuffer(data, np.uint8),  # a uint8 array
+        memoryview(interleaved[::2]),  # a non-contiguous memoryview
+        memoryview(data)[:],
+    ):
+        assert_same(dj_blob.unpack(buf), x)
+
+
+def test_unpack_memoryview_with_wide_items():
+    # a memoryview whose items are not bytes: decoded as its bytes, or a clean refusal
+    data = dj_blob.pack([1, 2])
+    data += b"" if len(data) % 2 == 0 else b"\0"
+    view = memoryview(data).cast("H")
+    try:
+        got = dj_blob.unpack(view)
+    except (TypeError, DataJointError):
+        return
+    assert got == dj_blob.unpack(bytes(view))
+
+
 def test_unpack_from_bytearray_does_not_alias():
     # a later change of a mutable input buffer must not change the decoded array
     x = np.arange(10.0)
@@ -538,3 +563,102 @@ def test_zero_copy_result_is_read_only():
 
 def test_u64_builder_sanity():
     assert u64(1) == b"\x01" + b"\0" * 7
+
+
+# ------------------------------------------------------------------------ more edge cases
+def test_use_32bit_dims_compressed_envelope():
+    # in 32-bit mode the envelope's plain length is a u32 too
+    plain = b"mYm\0A" + struct.pack("<5I", 2, 1, 300, 6, 0) + np.arange(300.0).tobytes()
+    data = b"ZL123\0" + struct.pack("<I", len(plain)) + zlib.compress(plain)
+    with use_32bit_dims(True):
+        assert_same(dj_blob.unpack(data), np.arange(300.0).reshape(1, 300))
+
+
+def test_use_32bit_dims_python_types():
+    items = [b"\x05" + struct.pack("<I", 2) + b"hi", b"d" + struct.pack("<I", 3) + b"1.5"]
+    items.append(b"\x06" + struct.pack("<I", 1) + b"z")
+    data = (
+        b"dj0\0\x02" + struct.pack("<I", 3) + b"".join(struct.pack("<I", len(i)) + i for i in items)
+    )
+    with use_32bit_dims(True):
+        assert_same(dj_blob.unpack(data), ["hi", decimal.Decimal("1.5"), b"z"])
+
+
+def test_broadcast_arrays_with_zero_strides():
+    x = np.broadcast_to(np.arange(3.0), (4, 3))
+    assert dj_blob.pack(x) == dj_blob.pack(np.ascontiguousarray(x))
+    assert_same(round_trip(x), np.ascontiguousarray(x))
+
+
+@pytest.mark.parametrize("ndim", [1, 8, 32, 64])
+def test_many_dimensions(ndim):
+    shape = (1,) * (ndim - 1) + (2,)
+    x = np.arange(2, dtype=np.int16).reshape(shape)
+    check_round_trip(x)
+
+
+def test_zero_dim_cell_and_struct():
+    cell = np.empty((), dtype=object)
+    cell[()] = "text"
+    got = round_trip(cell.view(MatCell))
+    assert_same(got, np.array("text").view(MatCell))
+    struct_ = np.empty((), dtype=[("f", object)])
+    struct_["f"][()] = 2.5
+    got = round_trip(struct_.view(MatStruct))
+    assert type(got).__name__ == "MatStruct" and got.shape == () and got["f"][()] == 2.5
+
+
+def test_non_object_cell_and_struct():
+    # a float64 MatCell: elements are written as numpy scalars (dj0) and read back as float64
+    cell = np.arange(6.0).reshape(2, 3).view(MatCell)
+    assert dj_blob.pack(cell).startswith(b"dj0\0")
+    assert_same(round_trip(cell), cell)
+    struct_ = np.zeros((1, 2), dtype=[("a", "<f8"), ("b", "<i4")])
+    struct_["a"] = [[1.5, 2.5]]
+    struct_["b"] = [[3, 4]]
+    got = round_trip(struct_.view(MatStruct))
+    assert got.dtype == np.dtype([("a", object), ("b", object)])
+    assert got["a"][0, 1] == np.float64(2.5) and type(got["b"][0, 0]) is np.int32
+
+
+def test_python_subclasses():
+    import enum
+    import types
+    from collections import UserDict, UserList, namedtuple
+
+    class Color(enum.IntEnum):
+        RED = 3
+
+    class MyFloat(float):
+        pass
+
+    class MyStr(str):
+        pass
+
+    Point = namedtuple("Point", "x y")
+    cases = [
+        (Color.RED, 3),
+        (MyFloat(1.5), 1.5),
+        (MyStr("s"), "s"),
+        (Point(1, 2), (1, 2)),
+        (UserList([1, 2]), [1, 2]),
+        (UserDict({"a": 1}), {"a": 1}),
+        (types.MappingProxyType({"b": 2}), {"b": 2}),
+    ]
+    for x, expected in cases:
+        got = round_trip(x)
+        assert type(got) is type(expected) and got == expected, (x, got)
+
+
+def test_concurrent_pack_and_unpack():
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(3)
+    values = [np.arange(i * 5000.0) for i in range(1, 12)]
+    values += [rng.integers(0, 10, (300, 200)), [f"s{i}" for i in range(3000)], {"a": np.ones(9)}]
+    expected = [dj_blob.pack(v) for v in values]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(4):
+            assert list(pool.map(dj_blob.pack, values)) == expected
+            for got, value in zip(pool.map(dj_blob.unpack, expected), values, strict=True):
+                assert_same(got, expected_roundtrip(value))

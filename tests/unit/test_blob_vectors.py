@@ -17,6 +17,7 @@ from blob_helpers import (
     PACK_DEVIATIONS,
     UNPACK_DEVIATIONS,
     assert_same,
+    blobvec,
     contains_set,
     first_difference,
     hash_seed_is_zero,
@@ -25,7 +26,7 @@ from blob_helpers import (
     read_blob,
     use_32bit_dims,
 )
-from datajoint_rs.errors import DataJointError
+from datajoint_rs.errors import BlobError, DataJointError
 
 PACK_CASES = [c for c in CASES if c["kind"] == "pack"]
 PACK_ERROR_CASES = [c for c in CASES if c["kind"] == "pack_error"]
@@ -113,14 +114,45 @@ def test_unpack_matches_reference(blob, case):
             got = blob.unpack(data, **case["unpack_kwargs"])
             assert_same(got, load_expected(case), case["name"])
         else:
-            # the reference raised; we must raise a DataJointError (BlobError or subclass),
-            # never another exception type
-            with pytest.raises(DataJointError) as info:
+            # the reference raised; we must raise a BlobError (a DataJointError), never
+            # another exception type
+            with pytest.raises(BlobError) as info:
                 blob.unpack(data, **case["unpack_kwargs"])
             reference_error = case["expected_error"]
             prefix = "DataJointError: "
             if reference_error.startswith(prefix):
                 assert str(info.value).startswith(reference_error[len(prefix) :][:20])
+
+
+def _layout_differences(got, expected, path, out):
+    """Compare the memory order and writeable flags of two blobvec.summarize() trees."""
+    if "order" in expected and "order" in got and got["order"] != expected["order"]:
+        out.append(f"{path}: order {got['order']} != {expected['order']}")
+    empty = 0 in expected.get("shape", [1])  # 0.14's empty arrays are read-only; not kept
+    if "writeable" in expected and "writeable" in got and not empty:
+        if got["writeable"] != expected["writeable"]:
+            out.append(f"{path}: writeable {got['writeable']} != {expected['writeable']}")
+    for i, (g, e) in enumerate(zip(got.get("items", []), expected.get("items", []), strict=False)):
+        if "key" in e:  # a dict entry
+            for key in ("key", "value"):
+                _layout_differences(g[key], e[key], f"{path}[{i}].{key}", out)
+        else:
+            _layout_differences(g, e, f"{path}[{i}]", out)
+
+
+@pytest.mark.parametrize("case", UNPACK_CASES, ids=_ids(UNPACK_CASES))
+def test_unpack_memory_layout(blob, case):
+    """Results have 0.14's memory order (F for arrays) and writeable flags (read-only
+    zero-copy numeric arrays of >= 2 elements, writeable copies otherwise)."""
+    if case["name"] in UNPACK_DEVIATIONS or not case["expected_file"]:
+        pytest.skip("deviation or no result")
+    if contains_set(load_expected(case)):
+        pytest.skip("set order")
+    with use_32bit_dims(case["unpack_settings"].get("use_32bit_dims", False)):
+        got = blob.unpack(read_blob(case), **case["unpack_kwargs"])
+    out = []
+    _layout_differences(blobvec.summarize(got), case["expected_summary"], "$", out)
+    assert not out
 
 
 @pytest.mark.parametrize("case", PACK_CASES, ids=_ids(PACK_CASES))

@@ -51,7 +51,7 @@ TYPE_PATTERN = {name: re.compile(src, re.I) for name, src in _TYPE_PATTERN_SOURC
 #: DataJoint types that the server does not know: the declared type is written at the start of
 #: the column comment as ``:type:`` and the column gets a native type in its place.
 SPECIAL_TYPES = frozenset(
-        {"UUID", "INTERNAL_ATTACH", "EXTERNAL_ATTACH", "EXTERNAL_BLOB", "FILEPATH", "ADAPTED"}
+    {"UUID", "INTERNAL_ATTACH", "EXTERNAL_ATTACH", "EXTERNAL_BLOB", "FILEPATH", "ADAPTED"}
 )
 #: the categories the server stores as declared
 NATIVE_TYPES = frozenset(TYPE_PATTERN) - SPECIAL_TYPES
@@ -276,3 +276,44 @@ class MySQLAdapter:
                 )
             )
         return result
+
+    # ==== dependency graph: catalog queries of datajoint_rs.dependencies ======================
+    # (section owned by dependencies.py; keep it at the end of the class)
+    # Both return (sql, args) with the schema names bound as parameters; "%%" is a literal "%"
+    # once the driver interpolates them. No schemas match nothing (0.14 sends ``IN ('')``).
+    # Rows come in the server's order, which decides the graph's insertion (and tie-break)
+    # order, as in 0.14: no ORDER BY.
+    def _schema_list(self, schemas: Iterable[str]) -> tuple[str, tuple]:
+        names = tuple(schemas) or ("",)
+        return ", ".join(["%s"] * len(names)), names
+
+    def primary_key_columns_query(self, schemas: Iterable[str]) -> tuple[str, tuple]:
+        """(`db`.`table`, column) of every primary-key column of the tables of ``schemas``,
+        hidden (``~``) tables excluded."""
+        placeholders, names = self._schema_list(schemas)
+        sql = (
+            "SELECT concat('`', table_schema, '`.`', table_name, '`') AS tab, column_name "
+            "FROM information_schema.key_column_usage "
+            f'WHERE table_name NOT LIKE "~%%" AND table_schema IN ({placeholders}) '
+            'AND constraint_name = "PRIMARY"'
+        )
+        return sql, names
+
+    def foreign_key_columns_query(self, schemas: Iterable[str]) -> tuple[str, tuple]:
+        """One row per column of every foreign key into or out of ``schemas`` (to non-hidden
+        tables), with keys constraint_name, referencing_table, referenced_table (both
+        `db`.`table`), column_name, referenced_column_name; key case varies with the server."""
+        placeholders, names = self._schema_list(schemas)
+        sql = (
+            "SELECT constraint_name, "
+            "concat('`', table_schema, '`.`', table_name, '`') AS referencing_table, "
+            "concat('`', referenced_table_schema, '`.`', referenced_table_name, '`') "
+            "AS referenced_table, column_name, referenced_column_name "
+            "FROM information_schema.key_column_usage "
+            'WHERE referenced_table_name NOT LIKE "~%%" AND ('
+            f"referenced_table_schema IN ({placeholders}) OR "
+            f"referenced_table_schema IS NOT NULL AND table_schema IN ({placeholders}))"
+        )
+        return sql, names * 2
+
+    # ==== end of dependency graph section =====================================================

@@ -1,4 +1,5 @@
-//! Parallel inflation of many compressed blobs into preallocated Python bytes objects.
+//! Work on many blobs at once: parallel inflation into preallocated Python bytes objects,
+//! and a small scoped-thread `parallel_map` (also used to compress many blobs).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -41,38 +42,49 @@ pub fn new_bytes(py: Python<'_>, len: usize) -> PyResult<(Bound<'_, PyBytes>, Ou
     }
 }
 
-/// Inflate every job, on up to `available_parallelism` threads. Returns the first error.
+/// Inflate every job, on all cores when there is enough work. Returns the first error.
 pub fn run_parallel(jobs: &[Job]) -> Option<BlobError> {
-    if jobs.is_empty() {
-        return None;
-    }
-    let next = AtomicUsize::new(0);
-    let failure: Mutex<Option<BlobError>> = Mutex::new(None);
-    let work = || loop {
-        let i = next.fetch_add(1, Ordering::Relaxed);
-        let Some(job) = jobs.get(i) else { break };
-        // SAFETY: see OutBuf: this thread alone writes job i's buffer.
-        let out = unsafe { std::slice::from_raw_parts_mut(job.out.ptr, job.out.len) };
-        if let Err(e) = compress::decompress_into(job.envelope, job.stream, out) {
-            failure.lock().unwrap().get_or_insert(e);
-            break;
-        }
-    };
     let total: usize = jobs.iter().map(|j| j.out.len).sum();
+    let results = parallel_map(jobs, total, |job| {
+        // SAFETY: see OutBuf: only the thread running this job writes its buffer.
+        let out = unsafe { std::slice::from_raw_parts_mut(job.out.ptr, job.out.len) };
+        compress::decompress_into(job.envelope, job.stream, out)
+    });
+    results.into_iter().find_map(Result::err)
+}
+
+/// Below this much work (bytes), threads cost more than they save.
+const PARALLEL_MIN_BYTES: usize = 4 << 20;
+
+/// `items.map(f)` on up to `available_parallelism` scoped threads (work claimed item by item
+/// through an atomic counter), or inline when `work_bytes` is small. Order is preserved.
+pub fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    work_bytes: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
-        .min(jobs.len());
-    // small work is not worth the threads
-    if threads <= 1 || total < (4 << 20) {
-        work();
-    } else {
-        std::thread::scope(|s| {
-            for _ in 1..threads {
-                s.spawn(work);
-            }
-            work();
-        });
+        .min(items.len());
+    if threads <= 1 || work_bytes < PARALLEL_MIN_BYTES {
+        return items.iter().map(f).collect();
     }
-    failure.into_inner().unwrap()
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
+    let work = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(item) = items.get(i) else { break };
+        *slots[i].lock().unwrap() = Some(f(item));
+    };
+    std::thread::scope(|s| {
+        for _ in 1..threads {
+            s.spawn(work);
+        }
+        work();
+    });
+    slots
+        .into_iter()
+        .map(|m| m.into_inner().unwrap().expect("every item was processed"))
+        .collect()
 }

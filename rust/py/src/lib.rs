@@ -17,6 +17,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(blob::pack, m)?)?;
     m.add_function(wrap_pyfunction!(blob::unpack, m)?)?;
     m.add_function(wrap_pyfunction!(blob::unpack_many, m)?)?;
+    m.add_function(wrap_pyfunction!(blob::pack_many, m)?)?;
     m.add_function(wrap_pyfunction!(blob::md5, m)?)?;
     let profile = if cfg!(debug_assertions) {
         "debug"
