@@ -22,6 +22,7 @@ if not os.environ.get("DJ_HOST"):
 import datajoint_rs  # noqa: E402
 import MySQLdb  # noqa: E402
 from datajoint_rs import connection as djconn  # noqa: E402
+from datajoint_rs.dependencies import Dependencies  # noqa: E402
 from datajoint_rs import errors  # noqa: E402
 from datajoint_rs.blob import pack  # noqa: E402
 from datajoint_rs.hash import uuid_from_buffer  # noqa: E402
@@ -257,7 +258,7 @@ def test_introspection(conn):
     assert repr(conn) == f"DataJoint connection (connected) {USER}@{name}:{port}"
     assert conn.conn_info["user"] == USER and conn.conn_info["passwd"] == PASSWORD
     assert conn == djconn.Connection(HOST, USER, PASSWORD)
-    assert conn.schemas == {} and conn.dependencies is None
+    assert conn.schemas == {} and isinstance(conn.dependencies, Dependencies)
     assert not conn.in_transaction
 
 

@@ -143,7 +143,7 @@ pub fn unpack<'py>(
     squeeze: bool,
     dims32: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let input = buffers::as_bytes(blob)?;
+    let input = buffers::as_bytes(blob).map_err(|e| as_blob_error(py, e))?;
     let err = |e| blob_err(py, e, Side::Unpack);
     // Inflate into a new bytes object: decoded arrays become views of it.
     let plain_obj = match frame(input.as_bytes(), dims32).map_err(err)? {
@@ -219,7 +219,9 @@ pub fn unpack_many<'py>(
             if x.is_none() {
                 Ok(None)
             } else {
-                buffers::as_bytes(&x).map(Some)
+                buffers::as_bytes(&x)
+                    .map(Some)
+                    .map_err(|e| as_blob_error(py, e))
             }
         })
         .collect::<PyResult<_>>()?;
