@@ -44,6 +44,4 @@ class AutoPopulate:
 
     def make(self, key):
         """Compute and insert the rows for one ``key``: implemented by the user's class."""
-        raise NotImplementedError(
-            "Subclasses of AutoPopulate must implement the method `make`"
-        )
+        raise NotImplementedError("Subclasses of AutoPopulate must implement the method `make`")

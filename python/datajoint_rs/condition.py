@@ -33,10 +33,7 @@ def translate_attribute(key):
     if match["path"] is None:
         return match, match["attr"]
     return match, "json_value(`{}`, _utf8mb4'$.{}'{})".format(
-        *[
-            ((f" returning {v}" if k == "type" else v) if v else "")
-            for k, v in match.items()
-        ]
+        *[((f" returning {v}" if k == "type" else v) if v else "") for k, v in match.items()]
     )
 
 
@@ -282,9 +279,7 @@ def assert_join_compatibility(expr1, expr2):
         )
     except StopIteration:
         return
-    raise DataJointError(
-        f"Cannot join query expressions on dependent attribute `{attr}`"
-    )
+    raise DataJointError(f"Cannot join query expressions on dependent attribute `{attr}`")
 
 
 _SQL_WORDS = frozenset(

@@ -146,9 +146,7 @@ class QueryExpression:
         attributes = set()
         if isinstance(restriction, Top):
             result = (
-                self.make_subquery()
-                if self._top and self._top != restriction
-                else copy.copy(self)
+                self.make_subquery() if self._top and self._top != restriction else copy.copy(self)
             )
             result._top = restriction
             return result
@@ -213,8 +211,7 @@ class QueryExpression:
         # a subquery is needed when the FROM clauses share attributes that are not joined on,
         # or when a join attribute is computed/renamed
         shared = bool(
-            (set(self.original_heading.names) & set(other.original_heading.names))
-            - join_attributes
+            (set(self.original_heading.names) & set(other.original_heading.names)) - join_attributes
         )
         need1 = shared or self._needs_subquery_to_join(join_attributes)
         need2 = shared or other._needs_subquery_to_join(join_attributes)
@@ -418,11 +415,7 @@ class QueryExpression:
         return preview(self, limit, width)
 
     def __repr__(self):
-        return (
-            super().__repr__()
-            if config["loglevel"].lower() == "debug"
-            else self.preview()
-        )
+        return super().__repr__() if config["loglevel"].lower() == "debug" else self.preview()
 
     def _repr_html_(self):
         from .preview import repr_html

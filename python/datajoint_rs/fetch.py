@@ -71,7 +71,9 @@ def _attachment(attr, data, extern, download_path):
     """Write an attachment under ``download_path`` (reusing an identical file already there,
     else a ``_NNNN``-suffixed name) and return its path."""
     _uuid = uuid.UUID(bytes=data) if attr.is_external else None
-    name = extern.get_attachment_name(_uuid) if attr.is_external else data.split(b"\0", 1)[0].decode()
+    name = (
+        extern.get_attachment_name(_uuid) if attr.is_external else data.split(b"\0", 1)[0].decode()
+    )
     local = Path(download_path) / name
     if local.is_file():
         checksum = _uuid if attr.is_external else hash.uuid_from_buffer(data)
@@ -138,9 +140,7 @@ class Fetch:
                     f'Invalid entry "{format}" in datajoint.config["fetch_format"]: '
                     'use "array" or "frame"'
                 )
-        get = partial(
-            _get, expression.connection, squeeze=squeeze, download_path=download_path
-        )
+        get = partial(_get, expression.connection, squeeze=squeeze, download_path=download_path)
 
         if attrs:
             attributes = [a for a in attrs if not is_key(a)]
@@ -163,7 +163,9 @@ class Fetch:
         heading = expression.heading
         cursor = expression.cursor(as_dict=as_dict)
         if as_dict:
-            return [{name: get(heading[name], row[name]) for name in heading.names} for row in cursor]
+            return [
+                {name: get(heading[name], row[name]) for name in heading.names} for row in cursor
+            ]
         rows = list(cursor.fetchall())
         dtype = heading.as_dtype
         if rows:

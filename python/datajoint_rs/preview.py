@@ -72,9 +72,7 @@ def repr_html(query_expression):
     rows = "".join(
         "<tr>" + "".join(f"<td>{cell(t, f)}</td>" for f in columns) + "</tr>" for t in tuples
     )
-    count = (
-        f"<p>Total: {len(rel)}</p>" if config["display.show_tuple_count"] else ""
-    )
+    count = f"<p>Total: {len(rel)}</p>" if config["display.show_tuple_count"] else ""
     comment = html.escape(str((heading.table_status or {}).get("comment", "")))
     return (
         '<style type="text/css">.Table{border-collapse:collapse;}'
@@ -88,7 +86,7 @@ def repr_html(query_expression):
         "z-index:1;}.djtooltip:hover .djtooltiptext{visibility:visible;}"
         "#primary{font-weight:bold;color:black;}#nonprimary{font-weight:normal;color:white;}"
         "</style>"
-        f"<b>{comment}</b><div style=\"max-height:1000px;max-width:1500px;overflow:auto;\">"
+        f'<b>{comment}</b><div style="max-height:1000px;max-width:1500px;overflow:auto;">'
         f'<table border="1" class="Table"><thead><tr style="text-align:right;">{header}'
         f"</tr></thead><tbody><tr>{rows}</tr></tbody></table>"
         + ("<p>...</p>" if has_more else "")

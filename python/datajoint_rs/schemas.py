@@ -221,9 +221,7 @@ class Schema:
             class_name = to_camel_case(table_name)
             if class_name in context:
                 continue
-            cls = next(
-                (c for c in master_classes if re.fullmatch(c.tier_regexp, table_name)), None
-            )
+            cls = next((c for c in master_classes if re.fullmatch(c.tier_regexp, table_name)), None)
             if cls is not None:
                 context[class_name] = self(type(class_name, (cls,), {}), context=context)
             elif re.fullmatch(Part.tier_regexp, table_name):

@@ -9,6 +9,7 @@ import inspect
 import json
 import logging
 import platform
+import re
 import uuid
 from pathlib import Path
 
@@ -52,9 +53,7 @@ class Table(QueryExpression):
     @property
     def full_table_name(self):
         if self.database is None or self.table_name is None:
-            raise DataJointError(
-                f"Class {self.__class__.__name__} is not associated with a schema"
-            )
+            raise DataJointError(f"Class {self.__class__.__name__} is not associated with a schema")
         return f"`{self.database}`.`{self.table_name}`"
 
     @property
@@ -79,15 +78,17 @@ class Table(QueryExpression):
 
     @property
     def is_declared(self):
-        cur = self.connection.query(
-            f'SHOW TABLES in `{self.database}` LIKE "{self.table_name}"'
-        )
+        cur = self.connection.query(f'SHOW TABLES in `{self.database}` LIKE "{self.table_name}"')
         return cur.rowcount > 0
 
     @property
     def _log(self):
         if self._log_ is None:
-            self._log_ = Log(self.connection, database=self.database, skip_logging=self.table_name.startswith("~"))
+            self._log_ = Log(
+                self.connection,
+                database=self.database,
+                skip_logging=self.table_name.startswith("~"),
+            )
         return self._log_
 
     @property
@@ -98,7 +99,9 @@ class Table(QueryExpression):
     def declare(self, context=None):
         """Create the table in the database (refused inside a transaction)."""
         if self.connection.in_transaction:
-            raise DataJointError("Cannot declare new tables inside a transaction, e.g. from inside a populate/make call")
+            raise DataJointError(
+                "Cannot declare new tables inside a transaction, e.g. from inside a populate/make call"
+            )
         sql, external_stores = declare(self.full_table_name, self.definition, context)
         sql = sql.format(database=self.database)
         try:
@@ -119,6 +122,7 @@ class Table(QueryExpression):
         if self.connection.dependencies is not None:
             self.connection.dependencies.clear()
 
+    @property
     def size_on_disk(self):
         """Data and index size of the table on the server, in bytes."""
         ret = self.connection.query(
@@ -178,9 +182,7 @@ class Table(QueryExpression):
     def parts(self, as_objects=False):
         """The part tables of this (master) table."""
         nodes = [
-            node
-            for node in self.descendants()
-            if node.startswith(self.full_table_name[:-1] + "__")
+            node for node in self.descendants() if node.startswith(self.full_table_name[:-1] + "__")
         ]
         return [FreeTable(self.connection, c) for c in nodes] if as_objects else nodes
 
@@ -220,13 +222,12 @@ class Table(QueryExpression):
                 if not fk["aliased"]:
                     definition += f"->{props} {class_name}\n"
                 else:
-                    renames = ",".join(
-                        f'{a}="{r}"' for a, r in fk["attr_map"].items() if r != a
-                    )
+                    renames = ",".join(f'{a}="{r}"' for a, r in fk["attr_map"].items() if r != a)
                     definition += f"->{props} {class_name}.proj({renames})\n"
             if include:
+                default = _declarable_default(attr.default)
                 definition += "%-20s : %-28s %s\n" % (
-                    attr.name if attr.default is None else f"{attr.name}={attr.default}",
+                    attr.name if default is None else f"{attr.name}={default}",
                     attr.type + (" auto_increment" if attr.autoincrement else ""),
                     "# " + attr.comment if attr.comment else "",
                 )
@@ -299,9 +300,13 @@ class Table(QueryExpression):
                 for chunk in chunks:
                     self._insert_chunk(head, tail, chunk)
         except UnknownAttributeError as err:
-            raise err.suggest("To ignore extra fields in insert, set ignore_extra_fields=True") from None
+            raise err.suggest(
+                "To ignore extra fields in insert, set ignore_extra_fields=True"
+            ) from None
         except DuplicateError as err:
-            raise err.suggest("To ignore duplicate entries in insert, set skip_duplicates=True") from None
+            raise err.suggest(
+                "To ignore duplicate entries in insert, set skip_duplicates=True"
+            ) from None
 
     def _insert_chunk(self, head, tail, chunk):
         placeholders = ",".join("(" + ",".join(r["placeholders"]) + ")" for r in chunk)
@@ -347,6 +352,11 @@ class Table(QueryExpression):
         attr = self.heading[name]
         if attr.adapter:
             value = attr.adapter.put(value)
+        if isinstance(value, (np.datetime64, np.timedelta64)):
+            # e.g. from a DataFrame: datetime64[ns] would become an int; NaT means missing
+            value = value.astype("M8[us]" if isinstance(value, np.datetime64) else "m8[us]").item()
+        elif type(value).__name__ == "NaTType":  # pandas.NaT
+            value = None
         if value is None or (attr.numeric and _is_empty_number(value)):
             if attr.in_key:
                 raise DataJointError(
@@ -394,6 +404,12 @@ class Table(QueryExpression):
             value = json.dumps(value)
         elif isinstance(value, np.generic):
             value = value.item()
+        elif isinstance(value, (collections.abc.Mapping, list, tuple, set)):
+            # the driver would write the container's repr (dict) or send invalid SQL
+            raise DataJointError(
+                f"Invalid value {value!r:.60} of type {type(value).__name__} for attribute "
+                f"`{name}` of type {attr.type}"
+            )
         return name, "%s", value
 
     def _make_row(self, row, field_list, ignore_extra_fields):
@@ -446,9 +462,7 @@ class Table(QueryExpression):
             raise DataJointError("Cannot insert an empty row")
         names = [a[0] for a in attributes]
         missing = [
-            k
-            for k in self.primary_key
-            if k not in names and not self.heading[k].autoincrement
+            k for k in self.primary_key if k not in names and not self.heading[k].autoincrement
         ]
         if missing:
             raise DataJointError(
@@ -471,9 +485,7 @@ class Table(QueryExpression):
         """``DELETE`` the rows of this (restricted) table without cascading or prompts."""
         query = "DELETE FROM " + self.full_table_name + self.where_clause()
         self.connection.query(query)
-        count = (
-            self.connection.query("SELECT ROW_COUNT()").fetchone()[0] if get_count else None
-        )
+        count = self.connection.query("SELECT ROW_COUNT()").fetchone()[0] if get_count else None
         self._log(query[:255])
         return count
 
@@ -486,6 +498,16 @@ class Table(QueryExpression):
             self._log(query[:255])
         else:
             logger.info(f"Nothing to drop: table {self.full_table_name} is not declared")
+
+
+def _declarable_default(default):
+    """The default as a definition can declare it: MariaDB reports ``CURRENT_TIMESTAMP`` as
+    ``current_timestamp()``, which the heading quotes like a string (as 0.14 does); a quoted
+    function call would be declared as a (rejected) string default."""
+    match = default and re.fullmatch(r'"current_timestamp(\(\d*\))?"', default, re.IGNORECASE)
+    if match:
+        return "CURRENT_TIMESTAMP" + ("" if match[1] in (None, "()") else match[1])
+    return default
 
 
 def _is_empty_number(value):
@@ -611,7 +633,9 @@ class Log(Table):
             return
         try:
             self.insert1(
-                dict(user=self._user, version=version + "rs", host=platform.uname().node, event=event),
+                dict(
+                    user=self._user, version=version + "rs", host=platform.uname().node, event=event
+                ),
                 skip_duplicates=True,
                 ignore_extra_fields=True,
             )
@@ -623,4 +647,3 @@ class Log(Table):
 
     def drop(self):
         self.drop_quick()
-

@@ -61,8 +61,12 @@ def to_camel_case(s: str) -> str:
 def from_camel_case(s: str) -> str:
     """``TableName`` → ``table_name`` (0.14's table naming); DataJointError if not CamelCase."""
     if re.search(r"[^a-zA-Z0-9]", s):
-        raise DataJointError(f"ClassName must be alphanumeric in CamelCase, begin with a capital letter: {s}")
-    return re.sub(r"(\B[A-Z])|(\b[A-Z])", lambda m: ("_" if m.group(1) else "") + m.group(0).lower(), s)
+        raise DataJointError(
+            f"ClassName must be alphanumeric in CamelCase, begin with a capital letter: {s}"
+        )
+    return re.sub(
+        r"(\B[A-Z])|(\b[A-Z])", lambda m: ("_" if m.group(1) else "") + m.group(0).lower(), s
+    )
 
 
 def safe_write(filepath, blob: bytes):

@@ -22,9 +22,9 @@ if not os.environ.get("DJ_HOST"):
 import datajoint_rs  # noqa: E402
 import MySQLdb  # noqa: E402
 from datajoint_rs import connection as djconn  # noqa: E402
-from datajoint_rs.dependencies import Dependencies  # noqa: E402
 from datajoint_rs import errors  # noqa: E402
 from datajoint_rs.blob import pack  # noqa: E402
+from datajoint_rs.dependencies import Dependencies  # noqa: E402
 from datajoint_rs.hash import uuid_from_buffer  # noqa: E402
 from datajoint_rs.settings import config  # noqa: E402
 
