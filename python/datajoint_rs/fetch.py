@@ -93,6 +93,19 @@ def _attachment(attr, data, extern, download_path):
     return str(local)
 
 
+def _needs_decoding(attr):
+    """False for columns whose driver values are already the fetched values."""
+    return bool(
+        attr.json
+        or attr.uuid
+        or attr.is_blob
+        or attr.is_attachment
+        or attr.is_filepath
+        or attr.is_external
+        or attr.adapter
+    )
+
+
 class Fetch:
     """``query.fetch(...)``."""
 
@@ -180,7 +193,12 @@ class Fetch:
             )
         ret = np.array(rows, dtype=dtype)
         for name in heading:
-            ret[name] = [get(heading[name], v) for v in ret[name]]
+            attr = heading[name]
+            if attr.is_blob and not attr.is_external and not attr.adapter:
+                # the whole column at once: compressed cells inflate on all cores
+                ret[name] = blob.unpack_many(ret[name], squeeze=squeeze)
+            elif _needs_decoding(attr):
+                ret[name] = [get(attr, v) for v in ret[name]]
         if format == "frame":
             import pandas
 
