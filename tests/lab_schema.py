@@ -149,6 +149,15 @@ class Counter(dj.Manual):
 
 
 @schema
+class Release(dj.Lookup):
+    definition = """
+    release = 1 : smallint unsigned     # a primary key with a default
+    ---
+    label = "" : varchar(16)
+    """
+
+
+@schema
 class Stim(dj.Imported):
     definition = """
     -> Session
@@ -182,6 +191,7 @@ TABLE_CLASSES = (
     "Recording",
     "AllTypes",
     "Counter",
+    "Release",
     "Stim",
     "Analysis",
 )

@@ -103,12 +103,15 @@ def sql_literal(value) -> str:
         return "NULL"
     if isinstance(value, (bool, np.bool_)):
         return "1" if value else "0"
+    if isinstance(value, (datetime.timedelta, np.timedelta64)):  # (np.timedelta64 is an int)
+        return "'" + _time_literal(value) + "'"
     if isinstance(value, (int, np.integer)):
         return str(int(value))
     if isinstance(value, (float, np.floating)):
         if math.isnan(value) or math.isinf(value):
             raise DataJointError(f"Cannot use {value} in a restriction")
-        return repr(float(value))
+        # str: a float32 renders as its shortest float32 digits, as 0.14 writes it
+        return str(value) if isinstance(value, np.floating) else repr(value)
     if isinstance(value, uuid.UUID):
         return f"X'{value.bytes.hex()}'"
     if isinstance(value, (bytes, bytearray)):
@@ -132,6 +135,18 @@ def sql_literal(value) -> str:
         .replace("%", "%%")
     )
     return f"'{escaped}'"
+
+
+def _time_literal(value) -> str:
+    """A timedelta as MySQL writes a TIME: ``[-]HH:MM:SS[.ffffff]`` (str() of a timedelta,
+    "1 day, 1:01:02", would be read as 00:00:01)."""
+    if isinstance(value, np.timedelta64):
+        value = value.astype("m8[us]").item()
+    micros = value // datetime.timedelta(microseconds=1)
+    sign, micros = ("-" if micros < 0 else ""), abs(micros)
+    seconds, micros = divmod(micros, 1_000_000)
+    text = f"{sign}{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    return text + (f".{micros:06d}" if micros else "")
 
 
 def _equality(heading, key, value):

@@ -22,6 +22,7 @@ import pathlib
 import re
 import sys
 import warnings
+from collections.abc import Mapping
 from contextlib import contextmanager
 
 try:
@@ -442,7 +443,7 @@ class Connection:
 
     # ---------- queries
     def _execute(self, query, args, cursor_class, suppress_warnings):
-        if args:
+        if args and not isinstance(args, Mapping):
             # large binary values travel as hex literals: on a utf8mb4 connection the server
             # parses X'..' about 2.5x faster than an escaped string (measured), for 2x the bytes
             args = [

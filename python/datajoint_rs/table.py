@@ -17,7 +17,12 @@ import numpy as np
 
 from . import blob
 from .declare import declare
-from .errors import DataJointError, DuplicateError, UnknownAttributeError
+from .errors import (
+    DataJointError,
+    DuplicateError,
+    MissingAttributeError,
+    UnknownAttributeError,
+)
 from .expression import QueryExpression
 from .heading import Heading
 from .version import __version__ as version
@@ -359,8 +364,9 @@ class Table(QueryExpression):
         elif type(value).__name__ == "NaTType":  # pandas.NaT
             value = None
         if value is None or (attr.numeric and _is_empty_number(value)):
-            if attr.in_key:
-                raise DataJointError(
+            if attr.in_key and not attr.autoincrement and attr.default is None:
+                # (the server would refuse it too: 0.14 lets it answer with this error class)
+                raise MissingAttributeError(
                     f"The primary key attribute `{name}` cannot be NULL, empty or NaN"
                 )
             return name, "DEFAULT", None
@@ -464,10 +470,14 @@ class Table(QueryExpression):
             raise DataJointError("Cannot insert an empty row")
         names = [a[0] for a in attributes]
         missing = [
-            k for k in self.primary_key if k not in names and not self.heading[k].autoincrement
+            k
+            for k in self.primary_key
+            if k not in names
+            and not self.heading[k].autoincrement
+            and self.heading[k].default is None
         ]
         if missing:
-            raise DataJointError(
+            raise MissingAttributeError(
                 "Missing primary key attribute(s) " + ", ".join(f"`{k}`" for k in missing)
             )
         placeholders = [a[1] for a in attributes]
@@ -544,9 +554,14 @@ def _pack_pending_blobs(rows):
         for (values, i), data in zip(pending, packed, strict=True):
             values[i] = data
     for row in rows:
-        row["size"] = sum(
-            len(v) if isinstance(v, (bytes, str)) else 8 for v in row["values"] if v is not None
-        )
+        row["size"] = sum(_value_size(v) for v in row["values"] if v is not None)
+
+
+def _value_size(value):
+    """Bytes a value may take in the statement before escaping (UTF-8: up to 4 per char)."""
+    if isinstance(value, str):
+        return len(value) if value.isascii() else 4 * len(value)
+    return len(value) if isinstance(value, bytes) else 8
 
 
 def _chunks(rows, budget):
