@@ -283,7 +283,8 @@ class Table(QueryExpression):
             return self._insert_from_query(rows, replace, skip_duplicates, ignore_extra_fields)
 
         field_list = []
-        prepared = [self._make_row(row, field_list, ignore_extra_fields) for row in rows]
+        ctx = _InsertContext(self.heading)
+        prepared = [self._make_row(row, field_list, ignore_extra_fields, ctx) for row in rows]
         _pack_pending_blobs(prepared)
         if not prepared:
             return
@@ -351,11 +352,20 @@ class Table(QueryExpression):
         )
         self.connection.query(sql)
 
-    def _make_placeholder(self, name, value, ignore_extra_fields=False):
+    def _make_placeholder(self, name, value, ignore_extra_fields=False, ctx=None):
         """(name, SQL placeholder, value) for one attribute value, converted for storage."""
-        if ignore_extra_fields and name not in self.heading:
+        ctx = ctx or _InsertContext(self.heading)
+        kind = ctx.plain.get(name)
+        if kind is not None:
+            # fast path: values the driver sends unchanged (NaN and '' go the long way)
+            t = type(value)
+            if kind == "num" and (t is int or (t is float and value == value)):
+                return name, "%s", value
+            if kind == "str" and t is str:
+                return name, "%s", value
+        if ignore_extra_fields and name not in ctx.name_set:
             return None
-        attr = self.heading[name]
+        attr = ctx.attrs[name]
         if attr.adapter:
             value = attr.adapter.put(value)
         if isinstance(value, (np.datetime64, np.timedelta64)):
@@ -420,34 +430,35 @@ class Table(QueryExpression):
             )
         return name, "%s", value
 
-    def _make_row(self, row, field_list, ignore_extra_fields):
+    def _make_row(self, row, field_list, ignore_extra_fields, ctx=None):
         """Placeholders and values of one row; the first row fixes the field list."""
+        ctx = ctx or _InsertContext(self.heading)
 
         def check_fields(fields):
             if not field_list:
                 if not ignore_extra_fields:
                     for field in fields:
-                        if field not in self.heading:
+                        if field not in ctx.name_set:
                             raise UnknownAttributeError(
                                 f"`{field}` is not in the table heading"
                             ).suggest(
                                 "To ignore extra fields in insert, set ignore_extra_fields=True"
                             )
-            elif set(field_list) != set(fields).intersection(self.heading.names):
+            elif set(field_list) != ctx.name_set.intersection(fields):
                 raise DataJointError("Attempt to insert rows with different fields.")
 
         if isinstance(row, np.void):
             check_fields(row.dtype.fields)
             attributes = [
-                self._make_placeholder(name, row[name], ignore_extra_fields)
-                for name in self.heading
+                self._make_placeholder(name, row[name], ignore_extra_fields, ctx)
+                for name in ctx.names
                 if name in row.dtype.fields
             ]
         elif isinstance(row, collections.abc.Mapping):
             check_fields(row)
             attributes = [
-                self._make_placeholder(name, row[name], ignore_extra_fields)
-                for name in self.heading
+                self._make_placeholder(name, row[name], ignore_extra_fields, ctx)
+                for name in ctx.names
                 if name in row
             ]
         else:
@@ -455,26 +466,27 @@ class Table(QueryExpression):
                 n = len(row)
             except TypeError:
                 raise DataJointError(f"Datatype {type(row)} cannot be inserted") from None
-            if n != len(self.heading):
+            if n != len(ctx.names):
                 raise DataJointError(
                     "Invalid insert argument. Incorrect number of attributes: "
-                    f"{n} given; {len(self.heading)} expected"
+                    f"{n} given; {len(ctx.names)} expected"
                 )
             attributes = [
-                self._make_placeholder(name, value, ignore_extra_fields)
-                for name, value in zip(self.heading, row, strict=True)
+                self._make_placeholder(name, value, ignore_extra_fields, ctx)
+                for name, value in zip(ctx.names, row, strict=True)
             ]
         if ignore_extra_fields:
             attributes = [a for a in attributes if a is not None]
         if not attributes:
             raise DataJointError("Cannot insert an empty row")
         names = [a[0] for a in attributes]
+        given = set(names)
         missing = [
             k
-            for k in self.primary_key
-            if k not in names
-            and not self.heading[k].autoincrement
-            and self.heading[k].default is None
+            for k in ctx.primary_key
+            if k not in given
+            and not ctx.attrs[k].autoincrement
+            and ctx.attrs[k].default is None
         ]
         if missing:
             raise MissingAttributeError(
@@ -528,6 +540,32 @@ def _is_empty_number(value):
         return bool(np.isnan(float(value)))
     except (TypeError, ValueError):
         return False
+
+
+class _InsertContext:
+    """What one insert needs of the heading, computed once instead of per value."""
+
+    __slots__ = ("names", "name_set", "attrs", "primary_key", "plain")
+
+    def __init__(self, heading):
+        self.names = list(heading.names)
+        self.name_set = set(self.names)
+        self.attrs = dict(heading.attributes)
+        self.primary_key = list(heading.primary_key)
+        # attributes whose plain str / int / float values go to the driver as they are
+        self.plain = {
+            name: "num" if attr.numeric else "str"
+            for name, attr in self.attrs.items()
+            if not (
+                attr.adapter
+                or attr.uuid
+                or attr.json
+                or attr.is_blob
+                or attr.is_attachment
+                or attr.is_filepath
+                or attr.is_external
+            )
+        }
 
 
 class _PendingBlob:
