@@ -484,9 +484,7 @@ class Table(QueryExpression):
         missing = [
             k
             for k in ctx.primary_key
-            if k not in given
-            and not ctx.attrs[k].autoincrement
-            and ctx.attrs[k].default is None
+            if k not in given and not ctx.attrs[k].autoincrement and ctx.attrs[k].default is None
         ]
         if missing:
             raise MissingAttributeError(
