@@ -458,6 +458,8 @@ class Connection:
             else:
                 cursor.execute(query, args)
         except _DriverError as err:
+            if not isinstance(query, str):  # a rendered INSERT: keep the error readable
+                query = query[:query_log_max_length].decode("utf-8", "replace") + "..."
             raise translate_query_error(err, query) from err
         return cursor
 
@@ -472,8 +474,13 @@ class Connection:
             transaction); None: ``dj.config["database.reconnect"]``
         """
         cache_path = None
+        text = (
+            query
+            if isinstance(query, str)
+            else query[:query_log_max_length].decode("utf-8", "replace")
+        )
         if self._query_cache:
-            if not _CACHEABLE.match(query):
+            if not _CACHEABLE.match(text):
                 raise errors.DataJointError(
                     "Only SELECT queries are allowed when query caching is on."
                 )
@@ -485,7 +492,7 @@ class Connection:
 
         if reconnect is None:
             reconnect = config["database.reconnect"]
-        logger.debug("Executing SQL:" + query[:query_log_max_length])
+        logger.debug("Executing SQL:" + text[:query_log_max_length])
         cursor_class = MySQLdb.cursors.DictCursor if as_dict else MySQLdb.cursors.Cursor
         try:
             cursor = self._execute(query, args, cursor_class, suppress_warnings)
@@ -508,6 +515,10 @@ class Connection:
             cache_path.write_bytes(pack(data))
             return EmulatedCursor(data)
         return cursor
+
+    def literal(self, value):
+        """``value`` as an SQL literal (bytes), escaped by the driver for this connection."""
+        return self._conn.literal(value)
 
     def get_user(self):
         """``user@host`` as the server sees this client (``SELECT user()``)."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import collections.abc
 import csv
+import datetime
+import decimal
 import inspect
 import json
 import logging
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import blob
+from . import _native, blob
 from .declare import declare
 from .errors import (
     DataJointError,
@@ -316,9 +318,10 @@ class Table(QueryExpression):
             ) from None
 
     def _insert_chunk(self, head, tail, chunk):
-        placeholders = ",".join("(" + ",".join(r["placeholders"]) + ")" for r in chunk)
-        args = [v for r in chunk for v in r["values"] if v is not None]
-        self.connection.query(head + placeholders + tail, args=args)
+        # the VALUES list is rendered natively (strings escaped, binary as hex literals);
+        # anything else (dates, Decimal, ...) is rendered by the driver
+        values = _native.sql_values([r["values"] for r in chunk], self.connection.literal)
+        self.connection.query(head.encode() + values + tail.encode(), args=None)
 
     def _packet_budget(self):
         limit = getattr(self.connection, "_max_allowed_packet", None)
@@ -361,7 +364,7 @@ class Table(QueryExpression):
             t = type(value)
             if kind == "num" and (t is int or (t is float and value == value)):
                 return name, "%s", value
-            if kind == "str" and t is str:
+            if kind == "str" and t in _PLAIN_TYPES:
                 return name, "%s", value
         if ignore_extra_fields and name not in ctx.name_set:
             return None
@@ -447,7 +450,14 @@ class Table(QueryExpression):
             elif set(field_list) != ctx.name_set.intersection(fields):
                 raise DataJointError("Attempt to insert rows with different fields.")
 
-        if isinstance(row, np.void):
+        if isinstance(row, dict):
+            check_fields(row)
+            attributes = [
+                self._make_placeholder(name, row[name], ignore_extra_fields, ctx)
+                for name in ctx.names
+                if name in row
+            ]
+        elif isinstance(row, np.void):
             check_fields(row.dtype.fields)
             attributes = [
                 self._make_placeholder(name, row[name], ignore_extra_fields, ctx)
@@ -494,7 +504,7 @@ class Table(QueryExpression):
         values = [a[2] for a in attributes]
         if not field_list:
             field_list.extend(names)
-        else:
+        elif names != field_list:
             order = [names.index(f) for f in field_list]
             names = [names[i] for i in order]
             placeholders = [placeholders[i] for i in order]
@@ -538,6 +548,12 @@ def _is_empty_number(value):
         return bool(np.isnan(float(value)))
     except (TypeError, ValueError):
         return False
+
+
+# values of these exact types go to the driver unchanged for non-numeric plain attributes
+_PLAIN_TYPES = frozenset(
+    {str, datetime.date, datetime.datetime, datetime.time, datetime.timedelta, decimal.Decimal}
+)
 
 
 class _InsertContext:
@@ -595,9 +611,12 @@ def _pack_pending_blobs(rows):
 
 def _value_size(value):
     """Bytes a value may take in the statement before escaping (UTF-8: up to 4 per char)."""
-    if isinstance(value, str):
+    t = type(value)
+    if t is str:
         return len(value) if value.isascii() else 4 * len(value)
-    return len(value) if isinstance(value, bytes) else 8
+    if t is bytes:
+        return len(value)
+    return 8
 
 
 def _chunks(rows, budget):

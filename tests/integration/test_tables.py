@@ -1059,7 +1059,8 @@ def test_insert_larger_than_max_allowed_packet(small_packet):
     query = c.query
 
     def spy(sql, *args, **kwargs):
-        if sql.startswith("INSERT INTO `" + BIG_SCHEMA):
+        text = sql if isinstance(sql, str) else sql[:200].decode("utf-8", "replace")
+        if text.startswith("INSERT INTO `" + BIG_SCHEMA):
             statements.append(sql)
         return query(sql, *args, **kwargs)
 

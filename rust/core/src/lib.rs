@@ -8,5 +8,6 @@ pub mod blob;
 pub mod compress;
 pub mod error;
 pub mod hash;
+pub mod sql;
 
 pub use error::BlobError;
