@@ -188,6 +188,9 @@ class EmulatedCursor:
     def __next__(self):
         return next(self._iter)
 
+    def close(self):
+        """Nothing to release (DB-API compatibility)."""
+
     def fetchall(self):
         return self._data
 

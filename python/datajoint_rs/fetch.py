@@ -106,6 +106,26 @@ def _needs_decoding(attr):
     )
 
 
+# Blob columns are decoded in batches of about this many stored bytes: each batch inflates on
+# all cores, and its stored bytes are released as soon as it is decoded, so peak memory stays
+# close to the size of the result.
+_BATCH_BYTES = 64 << 20
+
+
+def _unpack_column(column, squeeze):
+    """Decode a column (object array view) of inline blob cells in place."""
+    start, n = 0, len(column)
+    while start < n:
+        stop, size = start, 0
+        while stop < n and (stop == start or size < _BATCH_BYTES):
+            cell = column[stop]
+            size += len(cell) if cell is not None else 0
+            stop += 1
+        for i, value in enumerate(blob.unpack_many(column[start:stop], squeeze=squeeze), start):
+            column[i] = value
+        start = stop
+
+
 class Fetch:
     """``query.fetch(...)``."""
 
@@ -179,7 +199,8 @@ class Fetch:
             return [
                 {name: get(heading[name], row[name]) for name in heading.names} for row in cursor
             ]
-        rows = list(cursor.fetchall())
+        rows = cursor.fetchall()
+        cursor.close()  # the driver's cursor would otherwise keep every fetched cell alive
         dtype = heading.as_dtype
         if rows:
             # a blob column whose first value is a number gets that number's type (0.14)
@@ -191,12 +212,12 @@ class Fetch:
                     for value, name in zip(rows[0], heading.as_dtype.names, strict=True)
                 ]
             )
-        ret = np.array(rows, dtype=dtype)
+        ret = np.array(list(rows), dtype=dtype)
+        del rows
         for name in heading:
             attr = heading[name]
             if attr.is_blob and not attr.is_external and not attr.adapter:
-                # the whole column at once: compressed cells inflate on all cores
-                ret[name] = blob.unpack_many(ret[name], squeeze=squeeze)
+                _unpack_column(ret[name], squeeze)
             elif _needs_decoding(attr):
                 ret[name] = [get(attr, v) for v in ret[name]]
         if format == "frame":
