@@ -98,5 +98,10 @@ else
     echo "[test] benches/bench_blob.py not present; skipping the benchmark smoke run"
 fi
 
+if [ -f benches/bench_tables.py ]; then
+    step "benchmark smoke run: benches/bench_tables.py --quick"
+    "$VENV/bin/python" benches/bench_tables.py --quick
+fi
+
 finish_step
 printf '[test] all checks passed in %ss\n' "$((SECONDS - T_START))"

@@ -109,7 +109,7 @@ def _needs_decoding(attr):
 # Blob columns are decoded in batches of about this many stored bytes: each batch inflates on
 # all cores, and its stored bytes are released as soon as it is decoded, so peak memory stays
 # close to the size of the result.
-_BATCH_BYTES = 64 << 20
+_BATCH_BYTES = 8 << 20
 
 
 def _unpack_column(column, squeeze):
