@@ -15,11 +15,19 @@ from pathlib import Path
 
 import numpy as np
 
-from . import blob, hash
+from . import _native, blob, hash
 from .condition import Top
 from .errors import DataJointError
 from .settings import config
 from .utils import safe_write
+
+try:
+    from MySQLdb.constants import FIELD_TYPE as _FT
+
+    _INT_TYPES = frozenset({_FT.TINY, _FT.SHORT, _FT.LONG, _FT.LONGLONG, _FT.INT24})
+    _FLOAT_TYPES = frozenset({_FT.FLOAT, _FT.DOUBLE})
+except ImportError:  # pragma: no cover - mysqlclient is a dependency
+    _INT_TYPES = _FLOAT_TYPES = frozenset()
 
 
 class key:
@@ -91,6 +99,33 @@ def _attachment(attr, data, extern, download_path):
     else:
         safe_write(local, data.split(b"\0", 1)[1])
     return str(local)
+
+
+def _read_rows(expression, heading):
+    """The rows of ``expression`` and, per column, how ``_native.columns`` decodes it:
+    integer and float cells arrive as raw text and become numpy columns ("i8", "f8") or
+    Python numbers ("int", "float"); every other cell is taken as the driver built it."""
+    connection = expression.connection
+    if getattr(connection, "_query_cache", None):  # cached rows carry no column types
+        cursor = expression.cursor()
+        rows = cursor.fetchall()
+        return rows, ["obj"] * len(heading.names)
+    cursor = connection.query(expression.make_sql(), raw_numbers=True)
+    rows = cursor.fetchall()
+    description = cursor.description or ()
+    cursor.close()  # the driver's cursor would otherwise keep every fetched cell alive
+    dtypes = heading.as_dtype
+    kinds = []
+    for (_, type_code, *_), name in zip(description, heading.names, strict=True):
+        if type_code in _INT_TYPES:
+            kinds.append(
+                "i8" if dtypes[name] == np.int64 else "f8" if dtypes[name] == np.float64 else "int"
+            )
+        elif type_code in _FLOAT_TYPES:
+            kinds.append("f8" if dtypes[name] == np.float64 else "float")
+        else:
+            kinds.append("obj")
+    return rows, kinds
 
 
 def _needs_decoding(attr):
@@ -194,13 +229,12 @@ class Fetch:
             return values[0] if len(attrs) == 1 else values
 
         heading = expression.heading
-        cursor = expression.cursor(as_dict=as_dict)
         if as_dict:
+            cursor = expression.cursor(as_dict=True)
             return [
                 {name: get(heading[name], row[name]) for name in heading.names} for row in cursor
             ]
-        rows = cursor.fetchall()
-        cursor.close()  # the driver's cursor would otherwise keep every fetched cell alive
+        rows, kinds = _read_rows(expression, heading)
         dtype = heading.as_dtype
         if rows:
             # a blob column whose first value is a number gets that number's type (0.14)
@@ -212,7 +246,10 @@ class Fetch:
                     for value, name in zip(rows[0], heading.as_dtype.names, strict=True)
                 ]
             )
-        ret = np.array(list(rows), dtype=dtype)
+        ret = np.empty(len(rows), dtype=dtype)
+        if rows:
+            for name, column in zip(heading.names, _native.columns(rows, kinds), strict=True):
+                ret[name] = column
         del rows
         for name in heading:
             attr = heading[name]

@@ -287,12 +287,8 @@ class Schema:
     def external(self):
         """``schema.external[store]``: the external-store tables of the schema."""
         if self._external is None:
-            try:
-                from .external import ExternalMapping
-            except ImportError:
-                raise DataJointError(
-                    "External storage is not available in this version of datajoint_rs"
-                ) from None
+            from .external import ExternalMapping
+
             self._external = ExternalMapping(self)
         return self._external
 

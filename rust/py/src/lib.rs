@@ -9,6 +9,7 @@ mod errors;
 mod inflate;
 mod packer;
 mod py_types;
+mod rows;
 mod sql;
 
 use pyo3::prelude::*;
@@ -21,6 +22,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(blob::pack_many, m)?)?;
     m.add_function(wrap_pyfunction!(blob::md5, m)?)?;
     m.add_function(wrap_pyfunction!(sql::sql_values, m)?)?;
+    m.add_function(wrap_pyfunction!(rows::columns, m)?)?;
     let profile = if cfg!(debug_assertions) {
         "debug"
     } else {
