@@ -168,7 +168,7 @@ def test_same_external_table(schemas, our_conn):
     assert ours == ddl(our_conn, THEIRS, "~external_local")
     assert "`hash` binary(16) NOT NULL COMMENT ':uuid:hash of contents" in ours
     assert "~external" not in ddl(our_conn, OURS, "#plain")
-    assert "REFERENCES `<schema>`.`~external_local` (`hash`)" in ddl(our_conn, OURS, "scan")
+    assert "REFERENCES `~external_local` (`hash`)" in ddl(our_conn, OURS, "scan")
 
 
 def test_same_tables(schemas, our_conn):
@@ -235,10 +235,10 @@ def test_references(schemas, loaded):
     ours = references(schemas["ours"][0].external["local"], OURS)
     assert ours == references(schemas["theirs"][0].external["local"], THEIRS)
     assert ours == [
+        ("`<s>`.`scan__frame`", "image"),
         ("`<s>`.`scan`", "doc"),
         ("`<s>`.`scan`", "path"),
         ("`<s>`.`scan`", "raw"),
-        ("`<s>`.`scan__frame`", "image"),
     ]
     # the reference's schema seen through datajoint_rs
     assert references(loaded.schema.external["local"], THEIRS) == ours
@@ -265,9 +265,11 @@ def test_used_unused(schemas, loaded, our_conn, store, filled):
     assert isinstance(ours, ExternalTable)
     assert len(ours) == len(ref_table) == 3
     assert len(ours.used()) == len(ref_table.used()) == 2
-    assert len(ours.unused()) == len(ref_table.unused()) == 1
     assert sorted(ours.used().fetch("hash")) == sorted(ref_table.used().fetch("hash"))
-    assert ours.unused().fetch1("hash") == ref_table.unused().fetch1("hash")
+    # 0.14 quirk, kept: ``unused`` is ``hash NOT IN (SELECT path ...)``, which is never true
+    # while a referencing column holds a NULL (here: scan.path), so the orphan is not listed
+    assert len(ours.unused()) == len(ref_table.unused()) == 0
+    assert ours.unused().make_sql() == ref_table.unused().make_sql()
     doc = (ref_classes["Scan"] & "scan_id=1").fetch1("doc", download_path=str(store["stage"]))
     assert doc.endswith("notes.txt")
     # the recorded name of an attachment needs no object storage
@@ -339,7 +341,7 @@ HEADING_FIELDS = (
 
 @pytest.mark.parametrize("name", ["Scan", "Scan.Frame", "Plain"])
 def test_heading_of_reference_table(schemas, loaded, name):
-    ref_heading = lab_schema.get_class(schemas["theirs"][1], name)().heading
+    ref_heading = schemas["theirs"][1][name]().heading
     heading = lab_schema.get_class(loaded, name)().heading
     assert heading.names == ref_heading.names
     for attr in ref_heading.names:
@@ -360,7 +362,8 @@ def test_heading_types(loaded):
 
 def test_parents(schemas, loaded):
     ref_parents = schemas["theirs"][1]["Scan"]().parents()
-    assert loaded.Scan().parents() == ref_parents == [f"`{THEIRS}`.`~external_local`"]
+    # as in 0.14, ``~`` tables are not part of the dependency graph
+    assert loaded.Scan().parents() == ref_parents == []
 
 
 @pytest.mark.parametrize(
@@ -378,7 +381,7 @@ def test_insert_external_refused(schemas, loaded, our_conn, store, filled, row):
     with pytest.raises(DataJointError, match=UNAVAILABLE):
         loaded.Scan.insert1(row)
     with pytest.raises(DataJointError, match=UNAVAILABLE):  # a batch: nothing goes in
-        loaded.Scan.insert([dict(scan_id=20, note="plain"), row])
+        loaded.Scan.insert([{**row, "scan_id": 20, **dict.fromkeys(row.keys() - {"scan_id"})}, row])
     assert {t: count(our_conn, THEIRS, t) for t in before} == before
     assert sorted(store["location"].rglob("*")) == files
 
@@ -475,4 +478,4 @@ def ddl_or_none(conn, database, table_name):
 def test_mapping_unknown_store(schemas):
     with pytest.raises(DataJointError, match="Storage nowhere is requested but not configured"):
         schemas["ours"][0].external["nowhere"]
-    assert "nowhere" not in schemas["ours"][0].external
+    assert "nowhere" not in list(schemas["ours"][0].external)
