@@ -284,30 +284,42 @@ class Table(QueryExpression):
         if isinstance(rows, QueryExpression):
             return self._insert_from_query(rows, replace, skip_duplicates, ignore_extra_fields)
 
-        field_list = []
         ctx = _InsertContext(self.heading)
-        prepared = [self._make_row(row, field_list, ignore_extra_fields, ctx) for row in rows]
-        _pack_pending_blobs(prepared)
-        if not prepared:
+        rows = rows if isinstance(rows, (list, tuple)) else list(rows)
+        field_list, values = (
+            (None, None) if ignore_extra_fields else self._render_plain_rows(rows, ctx)
+        )
+        if values is None:
+            # the general path: every value converted as DataJoint 0.14 does
+            field_list = []
+            prepared = [self._make_row(row, field_list, ignore_extra_fields, ctx) for row in rows]
+            _pack_pending_blobs(prepared)
+            # the VALUES lists are rendered natively (strings escaped, binary as hex
+            # literals); other values (dates, Decimal, ...) by the driver
+            values = [
+                _native.sql_values([r["values"] for r in chunk], self.connection.literal)
+                for chunk in _chunks(prepared, self._packet_budget())
+            ]
+        if not values:
             return
         command = "REPLACE" if replace else "INSERT"
         head = "{} INTO {}(`{}`) VALUES ".format(
             command, self.from_clause(), "`,`".join(field_list)
-        )
+        ).encode()
         tail = (
             " ON DUPLICATE KEY UPDATE `{pk}`=`{pk}`".format(pk=self.primary_key[0])
             if skip_duplicates
             else ""
-        )
-        chunks = list(_chunks(prepared, self._packet_budget()))
+        ).encode()
+        chunks = values
         try:
             if len(chunks) > 1 and not self.connection.in_transaction:
                 with self.connection.transaction:
                     for chunk in chunks:
-                        self._insert_chunk(head, tail, chunk)
+                        self.connection.query(head + chunk + tail, args=None)
             else:
                 for chunk in chunks:
-                    self._insert_chunk(head, tail, chunk)
+                    self.connection.query(head + chunk + tail, args=None)
         except UnknownAttributeError as err:
             raise err.suggest(
                 "To ignore extra fields in insert, set ignore_extra_fields=True"
@@ -317,11 +329,26 @@ class Table(QueryExpression):
                 "To ignore duplicate entries in insert, set skip_duplicates=True"
             ) from None
 
-    def _insert_chunk(self, head, tail, chunk):
-        # the VALUES list is rendered natively (strings escaped, binary as hex literals);
-        # anything else (dates, Decimal, ...) is rendered by the driver
-        values = _native.sql_values([r["values"] for r in chunk], self.connection.literal)
-        self.connection.query(head.encode() + values + tail.encode(), args=None)
+    def _render_plain_rows(self, rows, ctx):
+        """Fast path for the common insert: dicts with the same keys, all of plain
+        attributes (numbers, strings, dates), with all the required key attributes. Returns
+        (field list, VALUES lists), or (None, None) when the general path must handle it."""
+        if not rows or type(rows[0]) is not dict:
+            return None, None
+        first = rows[0]
+        fields = [name for name in ctx.names if name in first]
+        if len(fields) != len(first) or any(f not in ctx.plain for f in fields):
+            return None, None
+        given = set(fields)
+        if any(
+            k not in given and not ctx.attrs[k].autoincrement and ctx.attrs[k].default is None
+            for k in ctx.primary_key
+        ):
+            return None, None
+        values = _native.dict_rows_values(
+            rows, fields, [ctx.plain[f] for f in fields], self._packet_budget()
+        )
+        return (fields, values) if values is not None else (None, None)
 
     def _packet_budget(self):
         limit = getattr(self.connection, "_max_allowed_packet", None)

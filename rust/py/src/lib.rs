@@ -22,6 +22,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(blob::pack_many, m)?)?;
     m.add_function(wrap_pyfunction!(blob::md5, m)?)?;
     m.add_function(wrap_pyfunction!(sql::sql_values, m)?)?;
+    m.add_function(wrap_pyfunction!(sql::dict_rows_values, m)?)?;
     m.add_function(wrap_pyfunction!(rows::columns, m)?)?;
     let profile = if cfg!(debug_assertions) {
         "debug"

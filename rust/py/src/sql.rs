@@ -1,7 +1,10 @@
 //! `sql_values`: the VALUES list of an INSERT rendered in one native call.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyByteArray, PyBytes, PyFloat, PyInt, PyString};
+use pyo3::types::{
+    PyBool, PyByteArray, PyBytes, PyDate, PyDateAccess, PyDateTime, PyFloat, PyInt, PyString,
+    PyTimeAccess, PyTzInfoAccess,
+};
 
 use dj_core::sql;
 
@@ -67,4 +70,111 @@ fn push_value(
         }
     }
     Ok(())
+}
+
+/// Render rows given as dicts with the same keys (`fields`, in column order) straight into
+/// VALUES lists of at most about `budget` bytes each. `kinds[i]` is "num" or "str" (the
+/// attribute's category). Returns `None` as soon as any row or value needs the general path
+/// (a missing or extra key, None, NaN, a value of another type), so that path can apply
+/// DataJoint's conversions and produce its errors; nothing is rendered half-way then.
+#[pyfunction]
+pub fn dict_rows_values<'py>(
+    py: Python<'py>,
+    rows: &Bound<'py, PyAny>,
+    fields: Vec<Bound<'py, PyString>>,
+    kinds: Vec<String>,
+    budget: usize,
+) -> PyResult<Option<Vec<Bound<'py, PyBytes>>>> {
+    let numeric: Vec<bool> = kinds.iter().map(|k| k == "num").collect();
+    let mut chunks: Vec<Bound<'py, PyBytes>> = Vec::new();
+    let mut chunk: Vec<u8> = Vec::with_capacity(budget.min(1 << 24));
+    let mut row_buf: Vec<u8> = Vec::with_capacity(256);
+    for row in rows.try_iter()? {
+        let row = row?;
+        let Ok(dict) = row.cast::<pyo3::types::PyDict>() else {
+            return Ok(None);
+        };
+        if !row.is_exact_instance_of::<pyo3::types::PyDict>() || dict.len() != fields.len() {
+            return Ok(None);
+        }
+        row_buf.clear();
+        row_buf.push(b'(');
+        for (i, (field, &num)) in fields.iter().zip(&numeric).enumerate() {
+            if i > 0 {
+                row_buf.push(b',');
+            }
+            let Some(v) = dict.get_item(field)? else {
+                return Ok(None);
+            };
+            if !push_plain(&v, num, &mut row_buf)? {
+                return Ok(None);
+            }
+        }
+        row_buf.push(b')');
+        if !chunk.is_empty() && chunk.len() + 1 + row_buf.len() > budget {
+            chunks.push(PyBytes::new(py, &chunk));
+            chunk.clear();
+        }
+        if !chunk.is_empty() {
+            chunk.push(b',');
+        }
+        chunk.extend_from_slice(&row_buf);
+    }
+    if !chunk.is_empty() {
+        chunks.push(PyBytes::new(py, &chunk));
+    }
+    Ok(Some(chunks))
+}
+
+/// One value of a plain attribute; false if it needs the general path.
+fn push_plain(v: &Bound<'_, PyAny>, numeric: bool, out: &mut Vec<u8>) -> PyResult<bool> {
+    if numeric {
+        if v.is_exact_instance_of::<PyInt>() {
+            match v.extract::<i64>() {
+                Ok(i) => sql::push_int(i, out),
+                Err(_) => return Ok(false),
+            }
+            return Ok(true);
+        }
+        if v.is_exact_instance_of::<PyFloat>() {
+            return Ok(sql::push_float(v.cast::<PyFloat>()?.value(), out).is_some());
+        }
+        return Ok(false);
+    }
+    if v.is_exact_instance_of::<PyString>() {
+        sql::push_string(v.cast::<PyString>()?.to_str()?, out);
+        return Ok(true);
+    }
+    if v.is_exact_instance_of::<PyDateTime>() {
+        let d = v.cast::<PyDateTime>()?;
+        if !d.get_tzinfo().is_none_or(|tz| tz.is_none()) {
+            return Ok(false);
+        }
+        let mut text = format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+            d.get_year(),
+            d.get_month(),
+            d.get_day(),
+            d.get_hour(),
+            d.get_minute(),
+            d.get_second()
+        );
+        if d.get_microsecond() != 0 {
+            text.push_str(&format!(".{:06}", d.get_microsecond()));
+        }
+        sql::push_string(&text, out);
+        return Ok(true);
+    }
+    if v.is_exact_instance_of::<PyDate>() {
+        let d = v.cast::<PyDate>()?;
+        let text = format!(
+            "{:04}-{:02}-{:02}",
+            d.get_year(),
+            d.get_month(),
+            d.get_day()
+        );
+        sql::push_string(&text, out);
+        return Ok(true);
+    }
+    Ok(false)
 }
