@@ -19,22 +19,33 @@ import uuid
 
 import numpy as np
 
+from .adapters import get_adapter as _get_backend
 from .errors import DataJointError
 
 JSON_PATTERN = re.compile(r"^(?P<attr>\w+)(\.(?P<path>[\w.*\[\]]+))?(:(?P<type>[\w(,\s)]+))?$")
 
 
-def translate_attribute(key):
-    """Split ``attr.json.path:type`` into its parts; return (match dict, SQL expression)."""
+def translate_attribute(key, connection=None):
+    """Split ``attr.json.path:type`` into its parts; return (match dict, SQL expression).
+
+    A path becomes ``json_value(...)``, as 0.14 writes it; a typed path (``:type``) becomes
+    ``json_value(... returning type)`` unless ``connection`` is a MariaDB connection, whose
+    json_value has no ``returning`` (see ``MySQLAdapter.json_path_sql``)."""
     match = JSON_PATTERN.match(key)
     if match is None:
         return match, key
     match = match.groupdict()
     if match["path"] is None:
         return match, match["attr"]
-    return match, "json_value(`{}`, _utf8mb4'$.{}'{})".format(
-        *[((f" returning {v}" if k == "type" else v) if v else "") for k, v in match.items()]
+    backend = _get_backend() if connection is None else _backend_of(connection)
+    mariadb = bool(match["type"]) and connection is not None and backend.is_mariadb(connection)
+    return match, backend.json_path_sql(
+        match["attr"], match["path"], match["type"], mariadb=mariadb
     )
+
+
+def _backend_of(connection):
+    return getattr(connection, "adapter", None) or _get_backend()
 
 
 class PromiscuousOperand:
@@ -149,9 +160,9 @@ def _time_literal(value) -> str:
     return text + (f".{micros:06d}" if micros else "")
 
 
-def _equality(heading, key, value):
+def _equality(heading, key, value, connection=None):
     """``attr = value`` for a dict/record restriction (JSON paths and uuids included)."""
-    match, expr = translate_attribute(key)
+    match, expr = translate_attribute(key, connection)
     attr_name = match["attr"] if match else key
     attr = heading[attr_name]
     if match is None or match["path"] is None:
@@ -211,6 +222,8 @@ def make_condition(query_expression, condition, columns):
     if isinstance(condition, (bool, np.bool_)):
         return negate != bool(condition)
 
+    # the server decides how typed JSON paths are written (only asked for those)
+    connection = getattr(query_expression, "_connection", None)
     if isinstance(condition, collections.abc.Mapping):
         names = query_expression.heading.names
         common = {k.split(".", 1)[0] for k in condition} & set(names)
@@ -220,7 +233,7 @@ def make_condition(query_expression, condition, columns):
         return _combine(
             negate,
             [
-                _equality(query_expression.heading, k, v)
+                _equality(query_expression.heading, k, v, connection)
                 for k, v in condition.items()
                 if k.split(".", 1)[0] in common
             ],
@@ -232,7 +245,8 @@ def make_condition(query_expression, condition, columns):
             return not negate
         columns.update(common)
         return _combine(
-            negate, [_equality(query_expression.heading, k, condition[k]) for k in common]
+            negate,
+            [_equality(query_expression.heading, k, condition[k], connection) for k in common],
         )
 
     if inspect.isclass(condition) and issubclass(condition, QueryExpression):

@@ -236,7 +236,9 @@ class QueryExpression:
         """Projection: keep, rename (``new='old'``), duplicate (``new='(old)'``) or compute
         (``new='sql expr'``) attributes; ``...`` keeps all secondary attributes and ``'-a'``
         drops one. The primary key is always kept (it may be renamed)."""
-        named_attributes = {k: translate_attribute(v)[1] for k, v in named_attributes.items()}
+        named_attributes = {
+            k: translate_attribute(v, self._connection)[1] for k, v in named_attributes.items()
+        }
         literals = "|".join(CONSTANT_LITERALS)
         duplication = re.compile(rf"^\s*\(\s*(?!{literals})(?P<name>[a-zA-Z_]\w*)\s*\)\s*$")
         rename = re.compile(rf"^\s*(?!{literals})(?P<name>[a-zA-Z_]\w*)\s*$")
@@ -341,11 +343,20 @@ class QueryExpression:
         return tuple(result) if len(attrs) > 1 else result
 
     def to_arrow(self, *attrs, **kwargs):
-        """A pyarrow Table of the rows (blob cells as Python objects)."""
-        import pyarrow
+        """A ``pyarrow.Table`` of the rows: the primary key and ``attrs`` (all attributes if
+        none are named); ``kwargs`` go to ``fetch`` (``order_by``, ``limit``, ...).
 
-        frame = self.to_pandas(*attrs, **kwargs).reset_index()
-        return pyarrow.Table.from_pandas(frame, preserve_index=False)
+        Columns are typed by attribute, NULLs are nulls: numbers, decimals, strings, dates,
+        datetimes and times get their Arrow types; a uuid is a ``string`` of its canonical
+        form (``str(uuid)``); json is a ``string`` of JSON text. A blob column is
+        ``list<T>`` when every non-null cell is a 1-D numpy array of one numeric dtype ``T``,
+        otherwise ``binary`` holding each value packed as an uncompressed DataJoint blob
+        (``dj.blob.unpack`` reads it back), marked by the field metadata
+        ``{"datajoint_rs": "blob"}``. See :mod:`datajoint_rs.arrow` for the full table."""
+        from .arrow import to_table
+
+        query = self.proj(*attrs) if attrs else self
+        return to_table(query.heading, query.fetch(format="array", **kwargs))
 
     def to_polars(self, *attrs, **kwargs):
         """A polars DataFrame of the rows (needs polars installed)."""

@@ -197,6 +197,11 @@ RAW_TABLES = {
     "raw_v2": "a int NOT NULL COMMENT ':int32:the key', PRIMARY KEY (a)",
     "raw_legacy": "a int NOT NULL, b binary(16) COMMENT ':external-store:old', PRIMARY KEY (a)",
     "raw_blob_key": "a varbinary(8) NOT NULL COMMENT ':blob@store:', PRIMARY KEY (a)",
+    # MariaDB: j is longtext + a column CHECK, c a longtext with a table CHECK json_valid(c)
+    "raw_json": (
+        "a int NOT NULL, j json DEFAULT NULL, t longtext, c longtext NOT NULL, "
+        "PRIMARY KEY (a), CONSTRAINT c_is_json CHECK (json_valid(`c`))"
+    ),
     "raw_plain": (
         "a int(10) NOT NULL, b varchar(4) DEFAULT 'x' COMMENT 'no marker', "
         "c double DEFAULT NULL, d decimal(4,1) NOT NULL DEFAULT 0.5, "
@@ -270,12 +275,23 @@ def _comparable(attr):
     return fields
 
 
+def _accept_mariadb_json(ours, ref):
+    """The one deliberate difference (docs/compatibility.md, "Tables"): MariaDB stores a json
+    column as longtext + CHECK (json_valid(...)); 0.14 sees a longtext, datajoint_rs a json
+    attribute, as on MySQL 8. The reference heading is patched to expect that."""
+    for name, attr in list(ref._attributes.items()):
+        mine = ours._attributes.get(name)
+        if mine is not None and attr.type == "longtext" and mine.type == "json":
+            ref._attributes[name] = attr._replace(type="json", json=True)
+
+
 VOLATILE_STATUS = {"update_time", "check_time", "data_free", "rows", "avg_row_length"}
 
 
 def _assert_same_heading(ours, ref):
     assert not isinstance(ref, tuple), ref
     assert not isinstance(ours, tuple), ours
+    _accept_mariadb_json(ours, ref)
     # all attributes, hidden ones included, field by field
     assert list(ours._attributes) == list(ref._attributes)
     for name, attr in ref._attributes.items():
@@ -323,6 +339,33 @@ def test_every_type_is_decoded(server):
     assert heading["id"].autoincrement
     assert heading.table_status["comment"] == "every type of the definition language"
     assert repr(heading).startswith("# every type of the definition language\n")
+
+
+@needs_server
+def test_json_columns(server):
+    """json attributes on either server: MySQL 8 reports ``json``; MariaDB ``longtext`` with
+    CHECK (json_valid(`col`)), read from information_schema.CHECK_CONSTRAINTS."""
+    from datajoint_rs.adapters import get_adapter
+
+    _, conn, tables = server
+    mariadb = get_adapter().is_mariadb(conn)
+    heading = _load_ours(conn, tables[1], _our_context())
+    assert heading["a_json"].type == "json" and heading["a_json"].json
+    assert heading["a_json"].nullable and heading["a_json"].default == "null"
+    assert "a_json" not in heading.non_blobs
+    conn.queries.clear()
+    heading = _load_ours(conn, "raw_json", {})
+    assert heading["j"].type == "json" and heading["j"].json
+    assert heading["t"].type == "longtext" and not heading["t"].json
+    # a longtext constrained by a table-level CHECK is a json column too (on MariaDB)
+    assert heading["c"].json is mariadb and not heading["c"].nullable
+    assert heading["c"].type == ("json" if mariadb else "longtext")
+    assert len(conn.queries) == 4  # status, columns, check constraints, keys
+    assert repr(heading).splitlines()[3:] == [
+        "j=null               : json                         # ",
+        "t=null               : longtext                     # ",
+        f"c                    : {heading['c'].type:<28} # ",
+    ]
 
 
 @needs_server

@@ -258,7 +258,7 @@ def full_row(tmp_path, **changes):
         dt3=datetime.datetime(2024, 2, 29, 1, 2, 3, 456000),
         t=datetime.timedelta(hours=25, minutes=1, seconds=2),
         flag=True,
-        j=json.dumps({"a": [1, 2, {"b": None}], "c": "d"}),
+        j={"a": [1, 2, {"b": None}], "c": "d"},
         u=uuid.UUID("12345678-1234-5678-1234-567812345678"),
         lb=BLOB["lb"],
         mb=BLOB["mb"],
@@ -274,10 +274,7 @@ def full_row(tmp_path, **changes):
 
 def test_every_type_round_trips(clean, tmp_path):
     lab = clean
-    json_native = lab.AllTypes.heading["j"].json  # MariaDB reports json columns as longtext
-    row = full_row(tmp_path, j={"a": [1, 2, {"b": None}], "c": "d"} if json_native else None)
-    if not json_native:
-        row["j"] = json.dumps({"a": [1, 2, {"b": None}], "c": "d"})
+    row = full_row(tmp_path)
     lab.AllTypes.insert1(row)
     got = (lab.AllTypes & "id=1").fetch1(download_path=tmp_path / "dl")
     assert list(got) == lab.AllTypes.heading.names
@@ -925,10 +922,6 @@ def _heading_fields(table):
 def test_describe_round_trip(lab, connection, name):
     table = lab_schema.get_class(lab, name)
     definition = table.describe(context=vars(lab))
-    if name == "AllTypes" and not table.heading["j"].json:
-        pytest.xfail(
-            "MariaDB reports a json column as longtext, which cannot be declared (0.14 too)"
-        )
     copy_name = "Copy" + name.replace(".", "")
     tier = dj.Manual
     copy = type(copy_name, (tier,), dict(definition=definition))
@@ -944,6 +937,8 @@ def test_describe_round_trip(lab, connection, name):
         (r"CREATE TABLE `[^`]+`", "CREATE TABLE"),
         (r"CONSTRAINT `[^`]+`", "CONSTRAINT"),
         (r" AUTO_INCREMENT=\d+", ""),
+        # a bool column is tinyint(1); describe writes it as tinyint (0.14 too): tinyint(4)
+        (r" tinyint\(\d+\)", " tinyint"),
     ]
     for pattern, replacement in normalize:
         ours, theirs = re.sub(pattern, replacement, ours), re.sub(pattern, replacement, theirs)
@@ -1089,3 +1084,311 @@ def test_insert_larger_than_max_allowed_packet(small_packet):
     assert len(statements) > 1
     assert Big.fetch("big_id").tolist() == [1000]
     assert not c.in_transaction
+
+
+# ---------------------------------------------------------------------------------------------
+# json attributes (MariaDB stores them as longtext + CHECK (json_valid(...)); datajoint_rs
+# reads them as json, as MySQL 8 reports them: docs/compatibility.md, "Tables")
+
+
+def _is_mariadb(connection):
+    from datajoint_rs.adapters import get_adapter
+
+    return get_adapter().is_mariadb(connection)
+
+
+def test_json_heading(lab, connection):
+    attr = lab.AllTypes.heading["j"]
+    assert (attr.type, attr.json, attr.nullable, attr.default) == ("json", True, True, "null")
+    assert "j" not in lab.AllTypes.heading.non_blobs
+    ddl = connection.query(f"SHOW CREATE TABLE `{SCHEMA}`.`all_types`").fetchone()[1]
+    if _is_mariadb(connection):
+        assert "`j` longtext" in ddl and "CHECK (json_valid(`j`))" in ddl
+    else:
+        assert "`j` json DEFAULT NULL" in ddl
+
+
+JSON_VALUES = [
+    {"a": 1, "b": "two", "c": None, "d": True},
+    [1, 2.5, "three", None, False],
+    {"nested": {"list": [{"x": [1, {"y": "z"}]}], "empty": {}}, "ü": "日本"},
+    [],
+    {},
+    "a string",
+    42,
+    -1.5,
+    True,
+]
+
+
+@pytest.mark.parametrize("value", JSON_VALUES, ids=[f"v{i}" for i in range(len(JSON_VALUES))])
+def test_json_values_round_trip(clean, tmp_path, value, connection):
+    lab = clean
+    lab.AllTypes.insert1(full_row(tmp_path, id=1, j=value))
+    assert (lab.AllTypes & "id=1").fetch1("j") == value
+    assert lab.AllTypes.fetch(as_dict=True, download_path=tmp_path)[0]["j"] == value
+    assert lab.AllTypes.fetch("j")[0] == value
+    stored = connection.query(f"SELECT j FROM `{SCHEMA}`.`all_types`").fetchone()[0]
+    assert json.loads(stored) == value  # valid JSON text, not a Python repr
+
+
+def test_json_null(clean, tmp_path, connection):
+    lab = clean
+    lab.AllTypes.insert1(full_row(tmp_path, id=1, j=None))
+    row = full_row(tmp_path, id=2)
+    del row["j"]  # the default: NULL
+    lab.AllTypes.insert1(row)
+    assert lab.AllTypes.fetch("j", order_by="id").tolist() == [None, None]
+    sql = f"SELECT count(*) FROM `{SCHEMA}`.`all_types` WHERE j IS NULL"
+    assert connection.query(sql).fetchone()[0] == 2
+    assert len(lab.AllTypes & dict(j=None)) == 2
+    # a JSON null is a value, not SQL NULL (0.14 json.dumps it too)
+    lab.AllTypes.insert1(full_row(tmp_path, id=3, j=[None]))
+    assert (lab.AllTypes & "id=3").fetch1("j") == [None]
+
+
+def test_json_restrictions(clean, tmp_path, connection):
+    lab = clean
+    values = {
+        1: {"name": "alpha", "n": 1, "size": 20.5, "tags": ["a", "b"], "sub": {"k": 10}},
+        2: {"name": "beta", "n": 2, "size": 3.25, "tags": ["c"], "sub": {"k": 20}},
+        3: {"name": "gamma", "n": 2, "sub": {"k": 30}},
+        4: None,
+    }
+    lab.AllTypes.insert(full_row(tmp_path, id=i, j=v) for i, v in values.items())
+    table = lab.AllTypes
+
+    def ids(query):
+        return sorted(query.fetch("id").tolist())
+
+    # json paths (0.14: attr.path[:type], compared with json_value)
+    assert ids(table & {"j.name": "beta"}) == [2]
+    assert ids(table & {"j.n": 2}) == [2, 3]
+    assert ids(table & {"j.sub.k": 30}) == [3]
+    assert ids(table & {"j.tags[0]": "c"}) == [2]
+    assert ids(table & {"j.n": 2, "j.sub.k": 20}) == [2]
+    assert ids(table - {"j.n": 2}) == [1]  # json_value of a NULL document is NULL
+    assert ids(table & [{"j.name": "alpha"}, {"j.name": "gamma"}]) == [1, 3]
+    # typed paths: ``returning <type>`` on MySQL, a CAST on MariaDB
+    assert ids(table & {"j.size:decimal(4, 1)": 20.5}) == [1]
+    assert ids(table & {"j.name:char(20)": "gamma"}) == [3]
+    assert ids(table & {"j.n:unsigned": 1}) == [1]
+    assert ids(table & {"j.sub.k:signed": 10}) == [1]
+    assert ids(table & {"j.size:double": 3.25}) == [2]
+    if _is_mariadb(connection):  # MySQL's returning has no "int"; MariaDB's CAST does
+        assert ids(table & {"j.n:int": 2}) == [2, 3]
+        sql = (table & {"j.n:int": 2}).make_sql()
+        assert "CAST(json_value(`j`, _utf8mb4'$.n') AS int)=2" in sql
+    # SQL strings and projections with paths
+    assert ids(table & "json_value(j, '$.n') > 1") == [2, 3]
+    got = table.proj(k="j.sub.k:unsigned").fetch("k", order_by="id").tolist()
+    assert got == [10, 20, 30, None]
+    assert ids(table & dict(j=None)) == [4]
+
+
+def test_json_describe(lab):
+    definition = lab.AllTypes.describe(context=vars(lab))
+    assert re.search(r"^j=null\s+: json\s*$", definition, re.M)
+    assert "longtext" not in definition
+
+
+def test_json_ddl_of_raw_tables(connection):
+    """A json column made outside DataJoint; a longtext without the check stays longtext."""
+    name = f"{SCHEMA}_raw"
+    connection.query(f"DROP DATABASE IF EXISTS `{name}`")
+    connection.query(f"CREATE DATABASE `{name}`")
+    try:
+        connection.query(
+            f"CREATE TABLE `{name}`.`doc` (id int NOT NULL, body json NOT NULL, "
+            "note longtext, PRIMARY KEY (id))"
+        )
+        connection.query(f"INSERT INTO `{name}`.`doc` VALUES (1, '{{\"x\": [1]}}', 'text')")
+        doc = dj.FreeTable(connection, f"`{name}`.`doc`")
+        assert doc.heading["body"].json and not doc.heading["body"].nullable
+        assert doc.heading["note"].type == "longtext" and not doc.heading["note"].json
+        assert doc.fetch1("body") == {"x": [1]} and doc.fetch1("note") == "text"
+        doc.insert1(dict(id=2, body=[{"y": None}], note=None))
+        assert (doc & {"body.x[0]": 1}).fetch1("id") == 1
+        assert (doc & "id=2").fetch1("body") == [{"y": None}]
+    finally:
+        connection.query(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+# ---------------------------------------------------------------------------------------------
+# to_arrow / to_pandas / to_polars
+
+
+def _arrow_rows(lab, tmp_path):
+    """Three AllTypes rows: everything set; everything nullable NULL; blobs mixed."""
+    full = full_row(
+        tmp_path, id=1, lb=np.arange(4.0), mb=BLOB["mb"], bl=np.float64(3.5), nfloat=0.25
+    )
+    nulls = full_row(tmp_path, id=2, j=None, lb=None, mb=None, bl=None, att=None, nfloat=None)
+    mixed = full_row(tmp_path, id=3, lb=np.arange(2.0), mb=np.eye(2), bl="text", nint=-5)
+    for row in (full, nulls, mixed):
+        lab.AllTypes.insert1(row)
+    return full, nulls, mixed
+
+
+def test_to_arrow_types(clean, tmp_path):
+    import pyarrow as pa
+
+    lab = clean
+    full, _, _ = _arrow_rows(lab, tmp_path)
+    table = lab.AllTypes.to_arrow(order_by="id", download_path=tmp_path / "dl")
+    assert table.num_rows == 3
+    assert table.column_names == lab.AllTypes.heading.names
+    types = {field.name: field.type for field in table.schema}
+    expected = dict(
+        id=pa.int64(),
+        i8=pa.int64(),
+        u32=pa.int64(),
+        i64=pa.int64(),
+        u64=pa.uint64(),
+        f32=pa.float64(),
+        f64=pa.float64(),
+        num=pa.decimal128(8, 3),
+        unum=pa.decimal128(5, 2),
+        ch=pa.string(),
+        vc=pa.string(),
+        en=pa.string(),
+        d=pa.date32(),
+        dt=pa.timestamp("us"),
+        dt3=pa.timestamp("us"),
+        t=pa.duration("us"),
+        ts=pa.timestamp("us"),
+        flag=pa.int64(),
+        j=pa.string(),
+        u=pa.string(),
+        lb=pa.list_(pa.float64()),
+        mb=pa.binary(),
+        bl=pa.binary(),
+        att=pa.string(),
+        nint=pa.int64(),
+        nfloat=pa.float64(),
+        nstr=pa.string(),
+        dint=pa.int64(),
+        dstr=pa.string(),
+    )
+    assert {k: types[k] for k in expected} == expected
+    assert table.schema.field("mb").metadata == {b"datajoint_rs": b"blob"}
+    assert table.schema.field("j").metadata == {b"datajoint_rs": b"json"}
+    assert table.schema.field("lb").metadata is None
+    first = table.slice(0, 1).to_pylist()[0]
+    for name in ("i8", "u64", "i64", "f64", "num", "ch", "vc", "en", "d", "dt", "dt3", "t"):
+        assert first[name] == full[name], name
+    assert first["unum"] == decimal.Decimal("999.99") and first["flag"] == 1
+    assert first["u"] == "12345678-1234-5678-1234-567812345678"  # canonical uuid text
+    assert json.loads(first["j"]) == full["j"]
+    assert first["lb"] == [0.0, 1.0, 2.0, 3.0]
+    assert first["att"] == str(tmp_path / "dl" / "notes.txt")
+
+
+def test_to_arrow_nulls(clean, tmp_path):
+    lab = clean
+    _arrow_rows(lab, tmp_path)
+    table = lab.AllTypes.to_arrow(order_by="id", download_path=tmp_path / "dl")
+    second = table.slice(1, 1).to_pylist()[0]
+    for name in ("j", "lb", "mb", "bl", "att", "nint", "nfloat", "nstr"):
+        assert second[name] is None, name
+        assert table.column(name).null_count >= 1, name
+    assert table.column("nfloat").null_count == 2  # NULL (NaN in fetch's array) is null
+    assert table.column("i8").null_count == 0
+
+
+def test_to_arrow_blob_columns(clean, tmp_path):
+    lab = clean
+    full, _, mixed = _arrow_rows(lab, tmp_path)
+    table = lab.AllTypes.to_arrow(order_by="id", download_path=tmp_path / "dl")
+    # 1-D float arrays (and a NULL): a list column
+    assert table.column("lb").to_pylist() == [[0.0, 1.0, 2.0, 3.0], None, [0.0, 1.0]]
+    # mixed contents: uncompressed blobs that unpack to the fetched values
+    fetched = lab.AllTypes.fetch(order_by="id", download_path=tmp_path / "dl")
+    for name in ("mb", "bl"):
+        cells = table.column(name).to_pylist()
+        assert cells[1] is None
+        for i in (0, 2):
+            assert cells[i] == dj.blob.pack(fetched[name][i], compress=False), (name, i)
+            blob_helpers.assert_same(dj.blob.unpack(cells[i]), fetched[name][i], name)
+    blob_helpers.assert_same(dj.blob.unpack(table.column("mb")[2].as_py()), np.eye(2))
+    assert dj.blob.unpack(table.column("bl")[2].as_py()) == "text"
+
+
+def test_to_arrow_list_columns(clean):
+    lab = clean
+    add_sessions(lab)
+    lab.Stim.insert(
+        [
+            dict(subject_id=1, session=1, stim=np.arange(3, dtype=np.int16)),
+            dict(subject_id=1, session=2, stim=np.zeros(0, dtype=np.int16)),
+            dict(subject_id=2, session=1, stim=np.array([-7], dtype=np.int16)),
+        ],
+        allow_direct_insert=True,
+    )
+    import pyarrow as pa
+
+    table = lab.Stim.to_arrow(order_by="KEY")
+    assert table.schema.field("stim").type == pa.list_(pa.int16())
+    assert table.column("stim").to_pylist() == [[0, 1, 2], [], [-7]]
+    # arrays of different dtypes: binary
+    lab.Stim.insert1(
+        dict(subject_id=2, session=1, stim=np.arange(2.0)), allow_direct_insert=True, replace=True
+    )
+    table = lab.Stim.to_arrow(order_by="KEY")
+    assert table.schema.field("stim").type == pa.binary()
+    cells = table.column("stim").to_pylist()
+    blob_helpers.assert_same(dj.blob.unpack(cells[2]), np.arange(2.0))
+    blob_helpers.assert_same(dj.blob.unpack(cells[0]), np.arange(3, dtype=np.int16))
+
+
+def test_to_arrow_of_every_lab_table(lab, tmp_path):
+    import pyarrow as pa
+
+    for name in lab_schema.TABLE_CLASSES:
+        table = lab_schema.get_class(lab, name)
+        result = table.to_arrow(download_path=tmp_path)
+        assert isinstance(result, pa.Table), name
+        assert result.column_names == table.heading.names, name
+        assert result.num_rows == len(table), name
+
+
+def test_to_arrow_queries(clean, tmp_path):
+    import pyarrow as pa
+
+    lab = clean
+    add_sessions(lab)
+    trial = lab.Session.Trial
+    table = (trial & "subject_id=1").to_arrow("rt", order_by="KEY", limit=3)
+    assert table.column_names == ["subject_id", "session", "trial", "rt"]
+    assert table.column("rt").to_pylist() == [0.0, 0.25, 0.5]
+    computed = lab.Session.proj(double="session*2", label="'s'", nothing="NULL")
+    table = computed.to_arrow(order_by="KEY")
+    assert table.schema.field("double").type == pa.int64()
+    assert table.schema.field("label").type == pa.string()
+    assert table.column("double").to_pylist() == [2, 4, 2]
+    assert table.column("nothing").null_count == 3
+    joined = (lab.Session * lab.Subject).to_arrow(order_by="KEY")
+    assert joined.num_rows == 3 and joined.schema.field("dob").type == pa.date32()
+    empty = (lab.AllTypes & "id < 0").to_arrow()
+    assert empty.num_rows == 0 and empty.schema.field("u64").type == pa.uint64()
+    assert empty.schema.field("lb").type == pa.binary()  # no cells: no element type
+
+
+def test_to_pandas_with_blobs(clean, tmp_path):
+    lab = clean
+    _arrow_rows(lab, tmp_path)
+    frame = lab.AllTypes.to_pandas(order_by="id", download_path=tmp_path / "dl")
+    assert list(frame.index) == [1, 2, 3]
+    blob_helpers.assert_same(frame.loc[3, "mb"], np.eye(2))
+    assert frame.loc[1, "j"] == {"a": [1, 2, {"b": None}], "c": "d"}
+    # and back through Arrow's own pandas conversion
+    back = lab.AllTypes.to_arrow(order_by="id", download_path=tmp_path / "dl").to_pandas()
+    assert back["id"].tolist() == [1, 2, 3]
+
+
+def test_to_polars_without_polars(lab, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "polars", None)  # import polars -> ImportError
+    with pytest.raises(errors.DataJointError, match="polars"):
+        lab.Subject.to_polars()

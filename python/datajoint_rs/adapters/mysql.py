@@ -68,6 +68,11 @@ UUID_DATA_TYPE = "binary(16)"
 #: default values written without quotes (compared case-insensitively, before any "(")
 CONSTANT_LITERALS = frozenset({"CURRENT_TIMESTAMP", "NULL"})
 EXTERNAL_TABLE_ROOT = "~external"
+#: MariaDB CAST targets of json_value's MySQL ``returning`` types that CAST does not accept
+#: (None: leave the value uncast)
+_MARIADB_CASTS = {"year": "unsigned", "json": None}
+#: MariaDB stores a ``json`` column as ``longtext`` with this check constraint
+_JSON_CHECK = re.compile(r"^\s*json_valid\(`(?P<name>(?:[^`]|``)+)`\)\s*$", re.I)
 MAX_TABLE_NAME_LENGTH = 64
 
 
@@ -169,10 +174,33 @@ class MySQLAdapter:
         parenthesised expressions)."""
         return f"{'unique ' if unique else ''}index ({','.join(elements)})"
 
-    def json_path_sql(self, attribute: str, path: str, returning: str | None = None) -> str:
-        """The value at ``path`` (dotted, without ``$.``) inside the JSON column ``attribute``."""
-        tail = f" returning {returning}" if returning else ""
-        return f"json_value({self.quote(attribute)}, _utf8mb4'$.{path}'{tail})"
+    def json_path_sql(
+        self, attribute: str, path: str, returning: str | None = None, *, mariadb: bool = False
+    ) -> str:
+        """The value at ``path`` (dotted, without ``$.``) inside the JSON column ``attribute``,
+        as ``json_value(... returning <type>)`` (MySQL 8, 0.14's text). MariaDB's json_value
+        has no ``returning`` clause: with ``mariadb=True`` the value is ``CAST`` to the type
+        instead (``year`` as ``unsigned``; ``json`` is not cast)."""
+        sql = f"json_value({self.quote(attribute)}, _utf8mb4'$.{path}'"
+        if not returning:
+            return sql + ")"
+        if not mariadb:
+            return f"{sql} returning {returning})"
+        cast = _MARIADB_CASTS.get(returning.strip().lower(), returning)
+        return f"{sql})" if cast is None else f"CAST({sql}) AS {cast})"
+
+    def is_mariadb(self, conn) -> bool:
+        """Whether ``conn`` talks to MariaDB (asked once per connection, then remembered on
+        it as ``_dj_is_mariadb``). @@version may be a bare number (scripts/mariadb.sh sets
+        it so), so the server is asked to run MariaDB-only code: ``/*M! */`` comments."""
+        known = getattr(conn, "_dj_is_mariadb", None)
+        if known is None:
+            known = bool(int(conn.query("SELECT 0 /*M! + 1 */").fetchone()[0]))
+            try:
+                conn._dj_is_mariadb = known
+            except AttributeError:  # pragma: no cover - a connection without a __dict__
+                pass
+        return known
 
     def hidden_timestamp_sql(self, name: str) -> str:
         return f"{self.quote(name)} timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP"
@@ -239,10 +267,46 @@ class MySQLAdapter:
         row = conn.query(sql, args, as_dict=True).fetchone()
         return None if row is None else {k.lower(): v for k, v in row.items()}
 
+    def json_columns_query(self, database: str, table_name: str) -> tuple[str, tuple]:
+        """The CHECK clauses of a table. MariaDB only: its CHECK_CONSTRAINTS has a TABLE_NAME
+        column (MySQL's has not, and MySQL reports json columns as ``json`` anyway); the
+        ``/*M! */`` comment hides the MariaDB part from MySQL, which gets no rows."""
+        sql = (
+            "SELECT NULL AS check_clause FROM DUAL WHERE FALSE /*M! UNION ALL "
+            "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
+            "WHERE CONSTRAINT_SCHEMA=%s AND TABLE_NAME=%s */"
+        )
+        return sql, (database, table_name)
+
+    def load_json_columns(self, conn, database: str, table_name: str) -> set[str]:
+        """Names of the columns constrained by ``CHECK (json_valid(`col`))``: MariaDB's
+        ``json`` columns (it implements ``json`` as ``longtext`` with that constraint)."""
+        sql, args = self.json_columns_query(database, table_name)
+        names = set()
+        for (clause,) in conn.query(sql, args).fetchall():
+            match = _JSON_CHECK.match(clause or "")
+            if match:
+                names.add(match["name"].replace("``", "`"))
+        return names
+
     def load_columns(self, conn, database: str, table_name: str) -> list[dict]:
         """The columns in table order, as dicts with keys name, type, nullable (bool),
-        default (as the server reports it), in_key (bool), comment, autoincrement (bool)."""
+        default (as the server reports it), in_key (bool), comment, autoincrement (bool).
+
+        MariaDB's ``json`` columns (reported as ``longtext``, see :meth:`load_json_columns`)
+        are given the type ``json``, as MySQL 8 reports them: 0.14 sees a ``longtext`` there
+        and cannot use the column. The constraints are read only for tables that have a
+        ``longtext`` column."""
         sql, args = self.columns_query(database, table_name)
+        columns = self._read_columns(conn, sql, args)
+        if any(c["type"].lower() == "longtext" for c in columns):
+            json_columns = self.load_json_columns(conn, database, table_name)
+            for column in columns:
+                if column["type"].lower() == "longtext" and column["name"] in json_columns:
+                    column["type"] = "json"
+        return columns
+
+    def _read_columns(self, conn, sql: str, args: tuple) -> list[dict]:
         return [
             dict(
                 name=row["Field"],
