@@ -499,6 +499,7 @@ class Connection:
         suppress_warnings=True,
         reconnect=None,
         raw_numbers=False,
+        unbuffered=False,
     ):
         """Run one SQL statement and return its DB-API cursor.
 
@@ -510,6 +511,8 @@ class Connection:
             transaction); None: ``dj.config["database.reconnect"]``
         :param raw_numbers: integer and float cells come back as their raw text (bytes), for
             the native column decoder (``fetch``)
+        :param unbuffered: stream the rows (the driver keeps no copy of the whole result);
+            the caller must read them all before the next query
         """
         cache_path = None
         text = (
@@ -531,7 +534,10 @@ class Connection:
         if reconnect is None:
             reconnect = config["database.reconnect"]
         logger.debug("Executing SQL:" + text[:query_log_max_length])
-        cursor_class = MySQLdb.cursors.DictCursor if as_dict else MySQLdb.cursors.Cursor
+        if unbuffered:
+            cursor_class = MySQLdb.cursors.SSDictCursor if as_dict else MySQLdb.cursors.SSCursor
+        else:
+            cursor_class = MySQLdb.cursors.DictCursor if as_dict else MySQLdb.cursors.Cursor
         try:
             cursor = self._execute(query, args, cursor_class, suppress_warnings, raw_numbers)
         except errors.LostConnectionError:

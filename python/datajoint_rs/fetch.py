@@ -110,7 +110,9 @@ def _read_rows(expression, heading):
         cursor = expression.cursor()
         rows = cursor.fetchall()
         return rows, ["obj"] * len(heading.names)
-    cursor = connection.query(expression.make_sql(), raw_numbers=True)
+    # unbuffered: the rows stream in without the driver first storing a copy of the whole
+    # result (for large blobs, that copy's fresh memory cost more than the transfer itself)
+    cursor = connection.query(expression.make_sql(), raw_numbers=True, unbuffered=True)
     rows = cursor.fetchall()
     description = cursor.description or ()
     cursor.close()  # the driver's cursor would otherwise keep every fetched cell alive

@@ -38,7 +38,29 @@ pub fn new_bytes(py: Python<'_>, len: usize) -> PyResult<(Bound<'_, PyBytes>, Ou
         let obj = ffi::PyBytes_FromStringAndSize(std::ptr::null(), len as ffi::Py_ssize_t);
         let obj = Bound::from_owned_ptr_or_err(py, obj)?.cast_into::<PyBytes>()?;
         let ptr = ffi::PyBytes_AsString(obj.as_ptr()) as *mut u8;
+        advise_huge_pages(ptr, len);
         Ok((obj, OutBuf { ptr, len }))
+    }
+}
+
+/// Large inflated blobs are written into fresh memory, and each 4 KiB page of it costs a
+/// page fault on first touch (about 0.5 s per GB on the VMs measured). Where transparent
+/// huge pages are in "madvise" mode, ask for 2 MiB pages on the interior of large buffers
+/// before writing them: 512 times fewer faults. Advisory only; errors are ignored.
+const HUGE_PAGE: usize = 2 << 20;
+
+fn advise_huge_pages(ptr: *mut u8, len: usize) {
+    if len < 2 * HUGE_PAGE {
+        return;
+    }
+    let start = (ptr as usize).next_multiple_of(HUGE_PAGE);
+    let end = (ptr as usize + len) / HUGE_PAGE * HUGE_PAGE;
+    if end > start {
+        // SAFETY: the range lies inside the buffer we own and have not written yet;
+        // madvise(MADV_HUGEPAGE) changes no contents.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+        }
     }
 }
 
