@@ -160,6 +160,16 @@ def _time_literal(value) -> str:
     return text + (f".{micros:06d}" if micros else "")
 
 
+def as_uuid(value, error_message):
+    """``value`` as a uuid.UUID (from a UUID or its text); DataJointError otherwise."""
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(value)
+    except (AttributeError, ValueError, TypeError):
+        raise DataJointError(error_message) from None
+
+
 def _equality(heading, key, value, connection=None):
     """``attr = value`` for a dict/record restriction (JSON paths and uuids included)."""
     match, expr = translate_attribute(key, connection)
@@ -172,13 +182,7 @@ def _equality(heading, key, value, connection=None):
     if value is None:
         return f"{expr} IS NULL"
     if attr.uuid:
-        if not isinstance(value, uuid.UUID):
-            try:
-                value = uuid.UUID(value)
-            except (AttributeError, ValueError, TypeError):
-                raise DataJointError(
-                    f"Badly formed UUID {value} in restriction by `{attr_name}`"
-                ) from None
+        value = as_uuid(value, f"Badly formed UUID {value} in restriction by `{attr_name}`")
         return f"{expr}={sql_literal(value)}"
     if isinstance(value, list):
         value = str(value)

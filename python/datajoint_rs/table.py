@@ -12,12 +12,12 @@ import json
 import logging
 import platform
 import re
-import uuid
 from pathlib import Path
 
 import numpy as np
 
 from . import _native, blob
+from .condition import as_uuid
 from .declare import declare
 from .errors import (
     DataJointError,
@@ -148,20 +148,14 @@ class Table(QueryExpression):
 
     def parents(self, primary=None, as_objects=False, foreign_key_info=False):
         """Parent tables (through foreign keys), renamed references resolved."""
-        get_edge = self._dependencies().parents
-        nodes = [
-            next(iter(get_edge(name).items())) if name.isdigit() else (name, props)
-            for name, props in get_edge(self.full_table_name, primary).items()
-        ]
-        if as_objects:
-            nodes = [(FreeTable(self.connection, name), props) for name, props in nodes]
-        if not foreign_key_info:
-            nodes = [name for name, props in nodes]
-        return nodes
+        return self._neighbors(self._dependencies().parents, primary, as_objects, foreign_key_info)
 
     def children(self, primary=None, as_objects=False, foreign_key_info=False):
         """Child tables (through foreign keys), renamed references resolved."""
-        get_edge = self._dependencies().children
+        return self._neighbors(self._dependencies().children, primary, as_objects, foreign_key_info)
+
+    def _neighbors(self, get_edge, primary, as_objects, foreign_key_info):
+        # a renamed foreign key passes through a numbered alias node: step over it
         nodes = [
             next(iter(get_edge(name).items())) if name.isdigit() else (name, props)
             for name, props in get_edge(self.full_table_name, primary).items()
@@ -411,13 +405,7 @@ class Table(QueryExpression):
                 )
             return name, "DEFAULT", None
         if attr.uuid:
-            if not isinstance(value, uuid.UUID):
-                try:
-                    value = uuid.UUID(value)
-                except (AttributeError, ValueError, TypeError):
-                    raise DataJointError(
-                        f"badly formed UUID value {value} for attribute `{name}`"
-                    ) from None
+            value = as_uuid(value, f"badly formed UUID value {value} for attribute `{name}`")
             value = value.bytes
         elif attr.is_blob:
             if not attr.is_external:
