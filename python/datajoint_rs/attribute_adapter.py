@@ -9,26 +9,14 @@ entry points) and, as in 0.14, only while the environment variable
 
 from __future__ import annotations
 
-import os
 import re
 
-from .errors import DataJointError
-
-#: the environment switch that enables adapted types (same name as 0.14's)
-ADAPTED_TYPE_SWITCH = "DJ_SUPPORT_ADAPTED_TYPES"
-
-
-def _support_adapted_types() -> bool:
-    """True when adapted attribute types are enabled by the environment switch."""
-    return os.getenv(ADAPTED_TYPE_SWITCH, "FALSE").upper() == "TRUE"
-
-
-def _switch_adapted_types(on: bool) -> None:
-    """Turn the adapted-type switch on or off for this process."""
-    if on:
-        os.environ[ADAPTED_TYPE_SWITCH] = "TRUE"
-    else:
-        os.environ.pop(ADAPTED_TYPE_SWITCH, None)
+from .errors import (  # noqa: F401 - the switch helpers are re-exported here too
+    ADAPTED_TYPE_SWITCH,
+    DataJointError,
+    _support_adapted_types,
+    _switch_adapted_types,
+)
 
 
 class AttributeAdapter:

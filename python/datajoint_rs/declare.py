@@ -46,7 +46,6 @@ A projection ``Parent.proj(new="old")`` carries its renames in its heading: the 
 
 from __future__ import annotations
 
-import os
 import re
 from hashlib import sha1
 
@@ -63,7 +62,12 @@ from .adapters.mysql import (
     UUID_DATA_TYPE,
 )
 from .attribute_adapter import get_adapter
-from .errors import DataJointError
+from .errors import (  # noqa: F401 - the switch helpers are re-exported here too
+    FILEPATH_FEATURE_SWITCH,
+    DataJointError,
+    _support_filepath_types,
+    _switch_filepath_types,
+)
 from .settings import config
 
 __all__ = [
@@ -86,22 +90,6 @@ __all__ = [
     "match_type",
     "prepare_declare",
 ]
-
-#: the environment switch that enables ``filepath@store`` (same name as 0.14's)
-FILEPATH_FEATURE_SWITCH = "DJ_SUPPORT_FILEPATH_MANAGEMENT"
-
-
-def _support_filepath_types() -> bool:
-    """True when the ``filepath`` type is enabled by the environment switch."""
-    return os.getenv(FILEPATH_FEATURE_SWITCH, "FALSE").upper() == "TRUE"
-
-
-def _switch_filepath_types(on: bool) -> None:
-    """Turn the filepath switch on or off for this process."""
-    if on:
-        os.environ[FILEPATH_FEATURE_SWITCH] = "TRUE"
-    else:
-        os.environ.pop(FILEPATH_FEATURE_SWITCH, None)
 
 
 def _filepath_disabled_message(indent: int) -> str:

@@ -3,6 +3,8 @@
 
 The native extension raises these classes too (see ``rust/py/src/errors.rs``)."""
 
+import os
+
 
 class PluginWarning(Exception):
     pass
@@ -68,3 +70,39 @@ class BlobError(DataJointError):
 
     DataJoint 0.14 raises assorted ValueError / UnicodeDecodeError / AssertionError for
     these; datajoint_rs always raises this class (a DataJointError)."""
+
+
+# ---- feature switches (0.14 keeps them in errors.py; code calls dj.errors._switch_*) ---
+
+#: the environment switch that enables adapted types (same name as 0.14's)
+ADAPTED_TYPE_SWITCH = "DJ_SUPPORT_ADAPTED_TYPES"
+
+
+def _support_adapted_types() -> bool:
+    """True when adapted attribute types are enabled by the environment switch."""
+    return os.getenv(ADAPTED_TYPE_SWITCH, "FALSE").upper() == "TRUE"
+
+
+def _switch_adapted_types(on: bool) -> None:
+    """Turn the adapted-type switch on or off for this process."""
+    if on:
+        os.environ[ADAPTED_TYPE_SWITCH] = "TRUE"
+    else:
+        os.environ.pop(ADAPTED_TYPE_SWITCH, None)
+
+
+#: the environment switch that enables ``filepath@store`` (same name as 0.14's)
+FILEPATH_FEATURE_SWITCH = "DJ_SUPPORT_FILEPATH_MANAGEMENT"
+
+
+def _support_filepath_types() -> bool:
+    """True when the ``filepath`` type is enabled by the environment switch."""
+    return os.getenv(FILEPATH_FEATURE_SWITCH, "FALSE").upper() == "TRUE"
+
+
+def _switch_filepath_types(on: bool) -> None:
+    """Turn the filepath switch on or off for this process."""
+    if on:
+        os.environ[FILEPATH_FEATURE_SWITCH] = "TRUE"
+    else:
+        os.environ.pop(FILEPATH_FEATURE_SWITCH, None)

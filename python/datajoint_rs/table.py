@@ -526,6 +526,29 @@ class Table(QueryExpression):
             values = [values[i] for i in order]
         return {"names": names, "placeholders": placeholders, "values": values}
 
+    # ---- cascading delete / drop, update1, alter: not built yet ------------------------------
+    def _not_yet(self, what, instead=""):
+        raise DataJointError(
+            f"{what} is not available yet in datajoint_rs (DataJoint 0.14 users: it is on the "
+            "roadmap)." + (f" Meanwhile: {instead}" if instead else "")
+        )
+
+    def delete(self, transaction=True, safemode=None, force_parts=False, force_masters=False):
+        """Cascading delete (not built yet: raises DataJointError)."""
+        self._not_yet("Table.delete()", "delete_quick() deletes without cascading.")
+
+    def drop(self):
+        """Cascading drop (not built yet: raises DataJointError)."""
+        self._not_yet("Table.drop()", "drop_quick() drops one table; schema.drop() a schema.")
+
+    def update1(self, row):
+        """Update one row (not built yet: raises DataJointError)."""
+        self._not_yet("Table.update1()")
+
+    def alter(self, prompt=True, context=None):
+        """Alter the table definition (not built yet: raises DataJointError)."""
+        self._not_yet("Table.alter()")
+
     # ---- quick delete and drop --------------------------------------------------------------
     def delete_quick(self, get_count=False):
         """``DELETE`` the rows of this (restricted) table without cascading or prompts."""
