@@ -14,6 +14,7 @@ from .blob import MatCell, MatStruct
 from .condition import AndList, Not, Top
 from .connection import Connection, conn
 from .errors import DataJointError
+from .expression import U
 from .fetch import key
 from .hash import key_hash
 from .schemas import Schema, VirtualModule, list_schemas
@@ -47,6 +48,7 @@ __all__ = [
     "Not",
     "AndList",
     "Top",
+    "U",
     "MatCell",
     "MatStruct",
     "AttributeAdapter",

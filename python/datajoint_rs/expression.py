@@ -192,6 +192,9 @@ class QueryExpression:
     def __mul__(self, other):
         return self.join(other)
 
+    def __rmul__(self, other):
+        return self.join(other)
+
     def __matmul__(self, other):
         if inspect.isclass(other) and issubclass(other, QueryExpression):
             other = other()
@@ -315,6 +318,24 @@ class QueryExpression:
     def _needs_subquery_to_project(self):
         return False
 
+    def aggr(self, group, *attributes, keep_all_rows=False, **named_attributes):
+        """Aggregate ``group`` per row of this expression: ``q.aggr(g, n="count(*)")``.
+        Rows of ``q`` without a match in ``group`` are dropped unless ``keep_all_rows``
+        (DataJoint 0.14's default is an inner join)."""
+        if Ellipsis in attributes:
+            attributes = set(attributes)
+            attributes.discard(Ellipsis)
+            attributes.update(self.heading.secondary_attributes)
+        return Aggregation.create(self, group=group, keep_all_rows=keep_all_rows).proj(
+            *attributes, **named_attributes
+        )
+
+    aggregate = aggr
+
+    def __add__(self, other):
+        """Union of two expressions with the same primary key (``q1 + q2``)."""
+        return Union.create(self, other)
+
     # ---- fetching -----------------------------------------------------------------------
     @property
     def fetch(self):
@@ -432,6 +453,206 @@ class QueryExpression:
         from .preview import repr_html
 
         return repr_html(self)
+
+
+class Aggregation(QueryExpression):
+    """The result of ``q.aggr(group, ...)`` / ``dj.U(...).aggr(...)``: the rows of ``q``
+    joined with ``group``, grouped by ``q``'s primary key. Restrictions on it become HAVING
+    conditions."""
+
+    _left_restrict = None  # conditions applied before GROUP BY (the WHERE clause)
+    _needs_subquery_as_operand = True
+
+    @classmethod
+    def create(cls, arg, group, keep_all_rows=False):
+        if inspect.isclass(group) and issubclass(group, QueryExpression):
+            group = group()
+        if not isinstance(group, QueryExpression):
+            raise DataJointError("The group of an aggregation must be a QueryExpression")
+        if (keep_all_rows and len(group.support) > 1) or group.heading.new_attributes:
+            group = group.make_subquery()
+        join = arg.join(group, left=keep_all_rows)
+        result = cls()
+        result._connection = join.connection
+        result._heading = join.heading.set_primary_key(arg.primary_key)
+        result._support = join.support
+        result._left = join._left
+        result._left_restrict = join.restriction
+        result._grouping_attributes = result.primary_key
+        return result
+
+    def _needs_subquery_to_restrict(self):
+        return False  # HAVING can use the computed attributes
+
+    def _needs_subquery_to_join(self, join_attributes):
+        return True
+
+    def where_clause(self):
+        if not self._left_restrict:
+            return ""
+        return " WHERE (%s)" % ")AND(".join(str(s) for s in self._left_restrict)
+
+    def make_sql(self, fields=None):
+        fields = self.heading.as_sql(fields or self.heading.names)
+        distinct = set(self.heading.names) == set(self.primary_key)
+        group_by = ""
+        if self.primary_key:
+            group_by = " GROUP BY `%s`" % "`,`".join(self._grouping_attributes)
+            if self.restriction:
+                group_by += " HAVING (%s)" % ")AND(".join(str(r) for r in self.restriction)
+        elif self.restriction:
+            raise DataJointError("Cannot restrict an aggregation without grouping attributes")
+        return "SELECT {}{} FROM {}{}{}{}".format(
+            "DISTINCT " if distinct else "",
+            fields,
+            self.from_clause(),
+            self.where_clause(),
+            group_by,
+            self.sorting_clauses(),
+        )
+
+    def __len__(self):
+        alias = next(self._subquery_alias_count)
+        sql = f"SELECT count(1) FROM ({self.make_sql()}) `${alias:x}`"
+        return self.connection.query(sql).fetchone()[0]
+
+    def __bool__(self):
+        return bool(self.connection.query(f"SELECT EXISTS({self.make_sql()})").fetchone()[0])
+
+
+class Union(QueryExpression):
+    """``q1 + q2``: rows of either; the operands share the primary key and no secondary
+    attributes (missing values are NULL)."""
+
+    _union_count = count()
+    _needs_subquery_as_operand = False
+
+    @classmethod
+    def create(cls, arg1, arg2):
+        if inspect.isclass(arg2) and issubclass(arg2, QueryExpression):
+            arg2 = arg2()
+        if not isinstance(arg2, QueryExpression):
+            raise DataJointError(
+                "A QueryExpression can only be unioned with another QueryExpression"
+            )
+        if arg1.connection != arg2.connection:
+            raise DataJointError(
+                "Cannot operate on QueryExpressions originating from different connections."
+            )
+        if set(arg1.primary_key) != set(arg2.primary_key):
+            raise DataJointError("The operands of a union must share the same primary key.")
+        if set(arg1.heading.secondary_attributes) & set(arg2.heading.secondary_attributes):
+            raise DataJointError("The operands of a union must not share any secondary attributes.")
+        result = cls()
+        result._connection = arg1.connection
+        result._heading = arg1.heading.join(arg2.heading)
+        result._support = [arg1, arg2]
+        return result
+
+    def _needs_subquery_to_restrict(self):
+        return True
+
+    def _needs_subquery_to_join(self, join_attributes):
+        return True
+
+    def _needs_subquery_to_project(self):
+        return True
+
+    def make_sql(self, fields=None):
+        arg1, arg2 = self._support
+        if not arg1.heading.secondary_attributes and not arg2.heading.secondary_attributes:
+            keys = arg1.primary_key
+            sql1 = arg1.make_sql() if isinstance(arg1, Union) else arg1.make_sql(keys)
+            sql2 = arg2.make_sql() if isinstance(arg2, Union) else arg2.make_sql(keys)
+            return "SELECT * FROM (({}) UNION ({})) as `_u{}{}`".format(
+                sql1, sql2, next(self._union_count), self.sorting_clauses()
+            )
+        # with secondary attributes: left join of the first with the second, plus the rows
+        # only in the second with NULLs for the first's secondary attributes
+        names = self.heading.names
+        sql1 = arg1.join(arg2, left=True).make_sql(names)
+        sql2 = (
+            (arg2 - arg1)
+            .proj(..., **{k: "NULL" for k in arg1.heading.secondary_attributes})
+            .make_sql(names)
+        )
+        return f"({sql1})  UNION ({sql2})"
+
+    def from_clause(self):
+        raise DataJointError("A union has no FROM clause")
+
+    def where_clause(self):
+        raise DataJointError("A union has no WHERE clause")
+
+    def __len__(self):
+        alias = next(QueryExpression._subquery_alias_count)
+        sql = f"SELECT count(1) FROM ({self.make_sql()}) `${alias:x}`"
+        return self.connection.query(sql).fetchone()[0]
+
+    def __bool__(self):
+        return bool(self.connection.query(f"SELECT EXISTS({self.make_sql()})").fetchone()[0])
+
+
+class U:
+    """``dj.U(*attributes)``: the universal set of the given attributes.
+
+    ``dj.U("a") & q`` gives the distinct values of ``a`` in ``q``; ``dj.U("a").aggr(q, ...)``
+    aggregates per value of ``a`` (``dj.U().aggr`` over all of ``q``); ``q * dj.U("a")``
+    promotes ``a`` to the primary key of ``q``."""
+
+    _is_universal_set = True
+
+    def __init__(self, *primary_key):
+        self._primary_key = primary_key
+
+    @property
+    def primary_key(self):
+        return list(self._primary_key)
+
+    def __and__(self, other):
+        if inspect.isclass(other) and issubclass(other, QueryExpression):
+            other = other()
+        if not isinstance(other, QueryExpression):
+            raise DataJointError("Set U can only be restricted with a QueryExpression.")
+        result = copy.copy(other)
+        result._distinct = True
+        result._heading = result.heading.set_primary_key(self.primary_key)
+        return result.proj()
+
+    def join(self, other, left=False):
+        """Promote the attributes of U to the primary key of ``other`` (``left`` is ignored)."""
+        if inspect.isclass(other) and issubclass(other, QueryExpression):
+            other = other()
+        if not isinstance(other, QueryExpression):
+            raise DataJointError("Set U can only be joined with a QueryExpression.")
+        missing = next((k for k in self.primary_key if k not in other.heading.names), None)
+        if missing is not None:
+            raise DataJointError(f"Attribute `{missing}` not found")
+        result = copy.copy(other)
+        result._heading = result.heading.set_primary_key(
+            other.primary_key + [k for k in self.primary_key if k not in other.primary_key]
+        )
+        return result
+
+    def __mul__(self, other):
+        return self.join(other)
+
+    def __rmul__(self, other):
+        return self.join(other)
+
+    def __sub__(self, other):
+        raise DataJointError("dj.U cannot be subtracted from")
+
+    def aggr(self, group, **named_attributes):
+        """Aggregate ``group`` per distinct value of U's attributes."""
+        if named_attributes.get("keep_all_rows", False):
+            raise DataJointError(
+                "Cannot set keep_all_rows=True when aggregating on a universal set."
+            )
+        named_attributes.pop("keep_all_rows", None)
+        return Aggregation.create(self, group=group, keep_all_rows=False).proj(**named_attributes)
+
+    aggregate = aggr
 
 
 def _flatten_order(primary_key, attrs):
