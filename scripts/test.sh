@@ -103,5 +103,10 @@ if [ -f benches/bench_tables.py ]; then
     "$VENV/bin/python" benches/bench_tables.py --quick
 fi
 
+if [ -f benches/bench_query.py ]; then
+    step "benchmark smoke run: benches/bench_query.py --quick"
+    "$VENV/bin/python" benches/bench_query.py --quick
+fi
+
 finish_step
 printf '[test] all checks passed in %ss\n' "$((SECONDS - T_START))"

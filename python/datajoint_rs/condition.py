@@ -9,11 +9,8 @@ breaks or changes the statement); no value can alter the SQL around it.
 from __future__ import annotations
 
 import collections.abc
-import datetime
-import decimal
 import inspect
 import json
-import math
 import re
 import uuid
 
@@ -109,55 +106,8 @@ class Top:
 
 
 def sql_literal(value) -> str:
-    """Render a Python value as a MySQL literal, escaped as the driver escapes it."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, (bool, np.bool_)):
-        return "1" if value else "0"
-    if isinstance(value, (datetime.timedelta, np.timedelta64)):  # (np.timedelta64 is an int)
-        return "'" + _time_literal(value) + "'"
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    if isinstance(value, (float, np.floating)):
-        if math.isnan(value) or math.isinf(value):
-            raise DataJointError(f"Cannot use {value} in a restriction")
-        # str: a float32 renders as its shortest float32 digits, as 0.14 writes it
-        return str(value) if isinstance(value, np.floating) else repr(value)
-    if isinstance(value, uuid.UUID):
-        return f"X'{value.bytes.hex()}'"
-    if isinstance(value, (bytes, bytearray)):
-        return f"X'{bytes(value).hex()}'"
-    if isinstance(value, (datetime.date, datetime.datetime, datetime.time, decimal.Decimal)):
-        value = str(value)
-    elif isinstance(value, np.datetime64):
-        value = str(value).replace("T", " ")
-    elif not isinstance(value, str):
-        value = str(value)
-    # MySQL string escapes (sql_mode has no NO_BACKSLASH_ESCAPES); % doubled for the driver's
-    # %-formatting of statements.
-    escaped = (
-        value.replace("\\", "\\\\")
-        .replace("\0", "\\0")
-        .replace("\n", "\\n")
-        .replace("\r", "\\r")
-        .replace("\x1a", "\\Z")
-        .replace("'", "\\'")
-        .replace('"', '\\"')
-        .replace("%", "%%")
-    )
-    return f"'{escaped}'"
-
-
-def _time_literal(value) -> str:
-    """A timedelta as MySQL writes a TIME: ``[-]HH:MM:SS[.ffffff]`` (str() of a timedelta,
-    "1 day, 1:01:02", would be read as 00:00:01)."""
-    if isinstance(value, np.timedelta64):
-        value = value.astype("m8[us]").item()
-    micros = value // datetime.timedelta(microseconds=1)
-    sign, micros = ("-" if micros < 0 else ""), abs(micros)
-    seconds, micros = divmod(micros, 1_000_000)
-    text = f"{sign}{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-    return text + (f".{micros:06d}" if micros else "")
+    """``value`` as an SQL literal of the default (MySQL) dialect; see the adapter."""
+    return _get_backend().literal(value)
 
 
 def as_uuid(value, error_message):
@@ -172,25 +122,21 @@ def as_uuid(value, error_message):
 
 def _equality(heading, key, value, connection=None):
     """``attr = value`` for a dict/record restriction (JSON paths and uuids included)."""
+    sql = _backend_of(connection)
     match, expr = translate_attribute(key, connection)
     attr_name = match["attr"] if match else key
     attr = heading[attr_name]
     if match is None or match["path"] is None:
-        expr = f"`{attr_name}`"
+        expr = sql.quote(attr_name)
     if attr.json and match and match["path"] is not None and isinstance(value, dict):
-        return f"{expr}={sql_literal(json.dumps(value))}"
+        return sql.equals(expr, sql.literal(json.dumps(value)))
     if value is None:
-        return f"{expr} IS NULL"
+        return sql.is_null(expr)
     if attr.uuid:
         value = as_uuid(value, f"Badly formed UUID {value} in restriction by `{attr_name}`")
-        return f"{expr}={sql_literal(value)}"
-    if isinstance(value, list):
+    elif isinstance(value, list):
         value = str(value)
-    return f"{expr}={sql_literal(value)}"
-
-
-def _combine(negate, conditions):
-    return f"{'NOT ' if negate else ''} ({')AND('.join(conditions)})"
+    return sql.equals(expr, sql.literal(value))
 
 
 def make_condition(query_expression, condition, columns):
@@ -199,6 +145,7 @@ def make_condition(query_expression, condition, columns):
     """
     from .expression import QueryExpression  # circular at import time
 
+    sql = _backend_of(getattr(query_expression, "_connection", None))
     negate = False
     while isinstance(condition, Not):
         negate = not negate
@@ -206,7 +153,7 @@ def make_condition(query_expression, condition, columns):
 
     if isinstance(condition, str):
         columns.update(extract_column_names(condition))
-        return _combine(negate, [condition.strip().replace("%", "%%")])
+        return sql.combine_and(negate, [condition.strip().replace("%", "%%")])
 
     if isinstance(condition, AndList):
         items = [
@@ -218,7 +165,7 @@ def make_condition(query_expression, condition, columns):
             return negate
         if not items:
             return not negate
-        return _combine(negate, items)
+        return sql.combine_and(negate, items)
 
     if getattr(condition, "_is_universal_set", False):  # dj.U restricts nothing
         return not negate
@@ -234,7 +181,7 @@ def make_condition(query_expression, condition, columns):
         if not common:
             return not negate
         columns.update(common)
-        return _combine(
+        return sql.combine_and(
             negate,
             [
                 _equality(query_expression.heading, k, v, connection)
@@ -248,7 +195,7 @@ def make_condition(query_expression, condition, columns):
         if not common:
             return not negate
         columns.update(common)
-        return _combine(
+        return sql.combine_and(
             negate,
             [_equality(query_expression.heading, k, condition[k], connection) for k in common],
         )
@@ -268,11 +215,7 @@ def make_condition(query_expression, condition, columns):
             condition = condition.make_subquery()
         if not common:
             return (not negate) if condition else negate
-        return "({fields}) {not_}in ({subquery})".format(
-            fields="`" + "`,`".join(common) + "`",
-            not_="not " if negate else "",
-            subquery=condition.make_sql(common),
-        )
+        return sql.in_subquery(common, negate, condition.make_sql(common))
 
     try:
         import pandas
@@ -290,7 +233,7 @@ def make_condition(query_expression, condition, columns):
     items = [item for item in items if item is not False]
     if any(item is True for item in items):
         return not negate
-    return f"{'NOT ' if negate else ''} ({' OR '.join(items)})" if items else negate
+    return sql.combine_or(negate, items) if items else negate
 
 
 def assert_join_compatibility(expr1, expr2):

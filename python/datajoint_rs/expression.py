@@ -14,6 +14,7 @@ import logging
 import re
 from itertools import count
 
+from .adapters import get_adapter
 from .condition import (
     AndList,
     Not,
@@ -82,46 +83,41 @@ class QueryExpression:
     def primary_key(self):
         return self.heading.primary_key
 
-    # ---- SQL ----------------------------------------------------------------------------
+    # ---- SQL (the text comes from the backend adapter) ------------------------------------
     _subquery_alias_count = count()
 
+    @property
+    def adapter(self):
+        """The SQL dialect of this expression's connection (MySQL unless it names another)."""
+        return getattr(self._connection, "adapter", None) or get_adapter()
+
     def from_clause(self):
-        support = [
-            f"({src.make_sql()}) as `${next(self._subquery_alias_count):x}`"
+        adapter = self.adapter
+        sources = [
+            adapter.subquery_source(src.make_sql(), next(self._subquery_alias_count))
             if isinstance(src, QueryExpression)
             else src
             for src in self.support
         ]
-        clause = support[0]
-        for s, left in zip(support[1:], self._left, strict=True):
-            clause += " NATURAL{} JOIN {}".format(" LEFT" if left else "", s)
-        return clause
+        return adapter.natural_join(sources, self._left)
 
     def where_clause(self):
-        if not self.restriction:
-            return ""
-        return " WHERE (%s)" % ")AND(".join(str(s) for s in self.restriction)
+        return self.adapter.where_clause(self.restriction)
 
     def sorting_clauses(self):
         if not self._top:
             return ""
-        clause = ", ".join(_wrap_attributes(_flatten_order(self.primary_key, self._top.order_by)))
-        if clause:
-            clause = f" ORDER BY {clause}"
-        if self._top.limit is not None:
-            clause += f" LIMIT {self._top.limit}"
-            if self._top.offset:
-                clause += f" OFFSET {self._top.offset}"
-        return clause
+        order = list(_flatten_order(self.primary_key, self._top.order_by))
+        return self.adapter.order_limit(order, self._top.limit, self._top.offset)
 
     def make_sql(self, fields=None):
         """The SELECT statement of this expression (optionally of selected ``fields``)."""
-        return "SELECT {distinct}{fields} FROM {from_}{where}{sorting}".format(
-            distinct="DISTINCT " if self._distinct else "",
-            fields=self.heading.as_sql(fields or self.heading.names),
-            from_=self.from_clause(),
-            where=self.where_clause(),
-            sorting=self.sorting_clauses(),
+        return self.adapter.select(
+            self.heading.as_sql(fields or self.heading.names),
+            self.from_clause(),
+            self.where_clause(),
+            self.sorting_clauses(),
+            distinct=self._distinct,
         )
 
     def cursor(self, as_dict=False):
@@ -401,18 +397,19 @@ class QueryExpression:
 
     def __len__(self):
         result = self.make_subquery() if self._top else copy.copy(self)
-        select = (
+        adapter = result.adapter
+        count_expr = (
             "count(*)"
             if any(result._left)
-            else "count(DISTINCT {})".format(
+            else adapter.count_distinct(
                 result.heading.as_sql(result.primary_key, include_aliases=False)
             )
         )
-        sql = f"SELECT {select} FROM {result.from_clause()}{result.where_clause()}"
+        sql = adapter.count_query(count_expr, result.from_clause(), result.where_clause())
         return result.connection.query(sql).fetchone()[0]
 
     def __bool__(self):
-        sql = f"SELECT EXISTS(SELECT 1 FROM {self.from_clause()}{self.where_clause()})"
+        sql = self.adapter.exists_query(self.from_clause(), self.where_clause())
         return bool(self.connection.query(sql).fetchone()[0])
 
     def __contains__(self, item):
@@ -488,36 +485,29 @@ class Aggregation(QueryExpression):
         return True
 
     def where_clause(self):
-        if not self._left_restrict:
-            return ""
-        return " WHERE (%s)" % ")AND(".join(str(s) for s in self._left_restrict)
+        return self.adapter.where_clause(self._left_restrict or ())
 
     def make_sql(self, fields=None):
-        fields = self.heading.as_sql(fields or self.heading.names)
-        distinct = set(self.heading.names) == set(self.primary_key)
+        adapter = self.adapter
         group_by = ""
         if self.primary_key:
-            group_by = " GROUP BY `%s`" % "`,`".join(self._grouping_attributes)
-            if self.restriction:
-                group_by += " HAVING (%s)" % ")AND(".join(str(r) for r in self.restriction)
+            group_by = adapter.group_by(self._grouping_attributes, self.restriction)
         elif self.restriction:
             raise DataJointError("Cannot restrict an aggregation without grouping attributes")
-        return "SELECT {}{} FROM {}{}{}{}".format(
-            "DISTINCT " if distinct else "",
-            fields,
+        return adapter.select(
+            self.heading.as_sql(fields or self.heading.names),
             self.from_clause(),
             self.where_clause(),
-            group_by,
-            self.sorting_clauses(),
+            group_by + self.sorting_clauses(),
+            distinct=set(self.heading.names) == set(self.primary_key),
         )
 
     def __len__(self):
-        alias = next(self._subquery_alias_count)
-        sql = f"SELECT count(1) FROM ({self.make_sql()}) `${alias:x}`"
+        sql = self.adapter.count_rows_of(self.make_sql(), next(self._subquery_alias_count))
         return self.connection.query(sql).fetchone()[0]
 
     def __bool__(self):
-        return bool(self.connection.query(f"SELECT EXISTS({self.make_sql()})").fetchone()[0])
+        return bool(self.connection.query(self.adapter.exists_of(self.make_sql())).fetchone()[0])
 
 
 class Union(QueryExpression):
@@ -564,7 +554,7 @@ class Union(QueryExpression):
             keys = arg1.primary_key
             sql1 = arg1.make_sql() if isinstance(arg1, Union) else arg1.make_sql(keys)
             sql2 = arg2.make_sql() if isinstance(arg2, Union) else arg2.make_sql(keys)
-            return "SELECT * FROM (({}) UNION ({})) as `_u{}{}`".format(
+            return self.adapter.union_keys(
                 sql1, sql2, next(self._union_count), self.sorting_clauses()
             )
         # with secondary attributes: left join of the first with the second, plus the rows
@@ -576,7 +566,7 @@ class Union(QueryExpression):
             .proj(..., **{k: "NULL" for k in arg1.heading.secondary_attributes})
             .make_sql(names)
         )
-        return f"({sql1})  UNION ({sql2})"
+        return self.adapter.union_all_rows(sql1, sql2)
 
     def from_clause(self):
         raise DataJointError("A union has no FROM clause")
@@ -586,11 +576,11 @@ class Union(QueryExpression):
 
     def __len__(self):
         alias = next(QueryExpression._subquery_alias_count)
-        sql = f"SELECT count(1) FROM ({self.make_sql()}) `${alias:x}`"
+        sql = self.adapter.count_rows_of(self.make_sql(), alias)
         return self.connection.query(sql).fetchone()[0]
 
     def __bool__(self):
-        return bool(self.connection.query(f"SELECT EXISTS({self.make_sql()})").fetchone()[0])
+        return bool(self.connection.query(self.adapter.exists_of(self.make_sql())).fetchone()[0])
 
 
 class U:
@@ -663,8 +653,3 @@ def _flatten_order(primary_key, attrs):
             yield from (q + " DESC" for q in primary_key)
         else:
             yield a
-
-
-def _wrap_attributes(attrs):
-    for entry in attrs:
-        yield re.sub(r"\b((?!asc|desc)\w+)\b", r"`\1`", entry, flags=re.IGNORECASE)

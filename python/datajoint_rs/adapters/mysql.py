@@ -9,8 +9,16 @@ marked "0.14 quirk" where they look like mistakes.
 
 from __future__ import annotations
 
+import datetime
+import decimal
+import math
 import re
+import uuid
 from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from ..errors import DataJointError
 
 # --------------------------------------------------------------------------------------------
 # type categories of the definition language
@@ -381,3 +389,139 @@ class MySQLAdapter:
         return sql, names * 2
 
     # ==== end of dependency graph section =====================================================
+
+    # ------------------------------------------------------------------------------------
+    # Query rendering (SELECT statements of query expressions; the expression classes build
+    # the structure and call these for the text).
+
+    def subquery_source(self, sql: str, alias: int) -> str:
+        """A subquery in a FROM clause, with its `$N` alias."""
+        return f"({sql}) as `${alias:x}`"
+
+    def natural_join(self, sources: Sequence[str], lefts: Sequence[bool]) -> str:
+        """FROM clause of sources joined in order (0.14: NATURAL [LEFT] JOIN)."""
+        clause = sources[0]
+        for source, left in zip(sources[1:], lefts, strict=True):
+            clause += " NATURAL{} JOIN {}".format(" LEFT" if left else "", source)
+        return clause
+
+    def where_clause(self, conditions: Sequence) -> str:
+        if not conditions:
+            return ""
+        return " WHERE (%s)" % ")AND(".join(str(c) for c in conditions)
+
+    def order_limit(self, order_by: Sequence[str], limit, offset) -> str:
+        """ORDER BY (attribute names, optionally with ASC/DESC) and LIMIT/OFFSET."""
+        clause = ", ".join(
+            re.sub(r"\b((?!asc|desc)\w+)\b", r"`\1`", entry, flags=re.IGNORECASE)
+            for entry in order_by
+        )
+        clause = f" ORDER BY {clause}" if clause else ""
+        if limit is not None:
+            clause += f" LIMIT {limit}"
+            if offset:
+                clause += f" OFFSET {offset}"
+        return clause
+
+    def select(self, fields: str, from_: str, where: str = "", tail: str = "", distinct=False):
+        return "SELECT {}{} FROM {}{}{}".format(
+            "DISTINCT " if distinct else "", fields, from_, where, tail
+        )
+
+    def group_by(self, attributes: Sequence[str], having: Sequence) -> str:
+        clause = " GROUP BY " + self.quote_list(attributes)
+        if having:
+            clause += " HAVING (%s)" % ")AND(".join(str(c) for c in having)
+        return clause
+
+    def count_query(self, count_expr: str, from_: str, where: str) -> str:
+        return f"SELECT {count_expr} FROM {from_}{where}"
+
+    def count_distinct(self, fields_sql: str) -> str:
+        return f"count(DISTINCT {fields_sql})"
+
+    def count_rows_of(self, sql: str, alias: int) -> str:
+        return f"SELECT count(1) FROM ({sql}) `${alias:x}`"
+
+    def exists_query(self, from_: str, where: str) -> str:
+        return f"SELECT EXISTS(SELECT 1 FROM {from_}{where})"
+
+    def exists_of(self, sql: str) -> str:
+        return f"SELECT EXISTS({sql})"
+
+    def union_keys(self, sql1: str, sql2: str, alias: int, sorting: str) -> str:
+        """UNION of two key-only selections (duplicates removed)."""
+        return f"SELECT * FROM (({sql1}) UNION ({sql2})) as `_u{alias}{sorting}`"
+
+    def union_all_rows(self, sql1: str, sql2: str) -> str:
+        return f"({sql1})  UNION ({sql2})"
+
+    # conditions
+
+    def combine_and(self, negate: bool, conditions: Sequence[str]) -> str:
+        return "{} ({})".format("NOT " if negate else "", ")AND(".join(conditions))
+
+    def combine_or(self, negate: bool, conditions: Sequence[str]) -> str:
+        return "{} ({})".format("NOT " if negate else "", " OR ".join(conditions))
+
+    def in_subquery(self, names: Sequence[str], negate: bool, subquery: str) -> str:
+        return "({}) {}in ({})".format(self.quote_list(names), "not " if negate else "", subquery)
+
+    def equals(self, expr: str, literal: str) -> str:
+        return f"{expr}={literal}"
+
+    def is_null(self, expr: str) -> str:
+        return f"{expr} IS NULL"
+
+    # literals
+
+    def literal(self, value) -> str:
+        """Render a Python value as a MySQL literal, escaped as the driver escapes it."""
+        if value is None:
+            return "NULL"
+        if isinstance(value, (bool, np.bool_)):
+            return "1" if value else "0"
+        if isinstance(value, (datetime.timedelta, np.timedelta64)):  # (np.timedelta64 is an int)
+            return "'" + _time_literal(value) + "'"
+        if isinstance(value, (int, np.integer)):
+            return str(int(value))
+        if isinstance(value, (float, np.floating)):
+            if math.isnan(value) or math.isinf(value):
+                raise DataJointError(f"Cannot use {value} in a restriction")
+            # str: a float32 renders as its shortest float32 digits, as 0.14 writes it
+            return str(value) if isinstance(value, np.floating) else repr(value)
+        if isinstance(value, uuid.UUID):
+            return f"X'{value.bytes.hex()}'"
+        if isinstance(value, (bytes, bytearray)):
+            return f"X'{bytes(value).hex()}'"
+        if isinstance(value, (datetime.date, datetime.datetime, datetime.time, decimal.Decimal)):
+            value = str(value)
+        elif isinstance(value, np.datetime64):
+            value = str(value).replace("T", " ")
+        elif not isinstance(value, str):
+            value = str(value)
+        # MySQL string escapes (sql_mode has no NO_BACKSLASH_ESCAPES); % doubled for the driver's
+        # %-formatting of statements.
+        escaped = (
+            value.replace("\\", "\\\\")
+            .replace("\0", "\\0")
+            .replace("\n", "\\n")
+            .replace("\r", "\\r")
+            .replace("\x1a", "\\Z")
+            .replace("'", "\\'")
+            .replace('"', '\\"')
+            .replace("%", "%%")
+        )
+        return f"'{escaped}'"
+
+
+def _time_literal(value) -> str:
+    """A timedelta as MySQL writes a TIME: ``[-]HH:MM:SS[.ffffff]`` (str() of a timedelta,
+    "1 day, 1:01:02", would be read as 00:00:01)."""
+    if isinstance(value, np.timedelta64):
+        value = value.astype("m8[us]").item()
+    micros = value // datetime.timedelta(microseconds=1)
+    sign, micros = ("-" if micros < 0 else ""), abs(micros)
+    seconds, micros = divmod(micros, 1_000_000)
+    text = f"{sign}{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    return text + (f".{micros:06d}" if micros else "")
