@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _native, blob
-from .condition import as_uuid
+from .condition import as_uuid, make_condition
 from .declare import declare
 from .errors import (
     DataJointError,
@@ -542,8 +542,38 @@ class Table(QueryExpression):
         self._not_yet("Table.drop()", "drop_quick() drops one table; schema.drop() a schema.")
 
     def update1(self, row):
-        """Update one row (not built yet: raises DataJointError)."""
-        self._not_yet("Table.update1()")
+        """Update the secondary attributes of one existing row, given with its full primary
+        key (``None`` resets an attribute to its default). Meant for corrections: as in
+        DataJoint 0.14, not on restricted tables, and exactly one row must match."""
+        if not isinstance(row, collections.abc.Mapping):
+            raise DataJointError("The argument of update1 must be dict-like.")
+        if not set(row).issuperset(self.primary_key):
+            raise DataJointError("The argument of update1 must supply all primary key values.")
+        missing = next((k for k in row if k not in self.heading.names), None)
+        if missing is not None:
+            raise DataJointError(f"Attribute `{missing}` not found.")
+        if len(self.restriction):
+            raise DataJointError("Update cannot be applied to a restricted table.")
+        key = {k: row[k] for k in self.primary_key}
+        if len(self & key) != 1:
+            raise DataJointError("Update can only be applied to one existing entry.")
+        ctx = _InsertContext(self.heading)
+        assignments = [
+            self._make_placeholder(k, v, ctx=ctx) for k, v in row.items() if k not in key
+        ]
+        if not assignments:
+            return
+        values = [a[2] for a in assignments]
+        pending = [i for i, v in enumerate(values) if isinstance(v, _PendingBlob)]
+        packed_blobs = blob.pack_many([values[i].value for i in pending])
+        for i, packed in zip(pending, packed_blobs, strict=True):
+            values[i] = packed
+        sql = "UPDATE {} SET {} WHERE {}".format(
+            self.full_table_name,
+            ",".join(f"`{a[0]}`={a[1]}" for a in assignments),
+            make_condition(self, key, set()),
+        )
+        self.connection.query(sql, args=[v for v in values if v is not None])
 
     def alter(self, prompt=True, context=None):
         """Alter the table definition (not built yet: raises DataJointError)."""
