@@ -108,5 +108,10 @@ if [ -f benches/bench_query.py ]; then
     "$VENV/bin/python" benches/bench_query.py --quick
 fi
 
+if [ -f benches/bench_populate.py ]; then
+    step "benchmark smoke run: benches/bench_populate.py --quick"
+    "$VENV/bin/python" benches/bench_populate.py --quick
+fi
+
 finish_step
 printf '[test] all checks passed in %ss\n' "$((SECONDS - T_START))"
