@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import logging
 import multiprocessing as mp
+import pickle
 import random
 import signal
 import traceback
@@ -32,11 +33,13 @@ def _rename_attributes(table, props):
 
 
 def _fingerprint(data):
-    """Bytes that are equal for equal fetched data (to detect changed inputs)."""
+    """Bytes that are equal for equal fetched data (to detect changed inputs): the blob
+    serialization, or for values a blob cannot hold (DataFrames, custom objects) a pickle,
+    which covers every value (a ``repr`` would elide the middle of large frames)."""
     try:
         return blob.pack(data, compress=False)
     except DataJointError:
-        return repr(data).encode()
+        return pickle.dumps(data, protocol=5)
 
 
 # ---- worker processes (processes > 1) ------------------------------------------------------
@@ -86,11 +89,12 @@ class AutoPopulate:
         """The key under which a job is reserved (override for coarser reservations)."""
         return key
 
-    def make(self, key):
+    def make(self, key, **kwargs):
         """Compute and insert the rows of one ``key``. Override it, or define
         ``make_fetch(key)``, ``make_compute(key, *fetched)`` and ``make_insert(key,
         *computed)``: then the computation runs outside the transaction and the inputs are
-        fetched again inside it and must not have changed."""
+        fetched again inside it and must not have changed. ``kwargs`` (``populate(...,
+        make_kwargs=...)``) go to ``make_fetch``, as in DataJoint 0.14."""
         if not (
             hasattr(self, "make_fetch")
             and hasattr(self, "make_insert")
@@ -100,7 +104,7 @@ class AutoPopulate:
                 "Subclasses of AutoPopulate must implement the method `make` "
                 "or (`make_fetch` + `make_compute` + `make_insert`)"
             )
-        fetched_data = self.make_fetch(key)
+        fetched_data = self.make_fetch(key, **kwargs)
         computed_result = yield fetched_data
         if computed_result is None:
             computed_result = self.make_compute(key, *fetched_data)
