@@ -7,6 +7,7 @@ unique key makes it atomic, so two workers can never hold the same job."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 
@@ -18,6 +19,14 @@ from .table import Table
 
 ERROR_MESSAGE_LENGTH = 2047
 TRUNCATION_APPENDIX = "...truncated"
+
+
+def _native_blobs():
+    """The key blob needs dj0 blobs: enable them for the insert if they are off (a config
+    override copies the whole configuration, too slow to do for every job)."""
+    if config.get("enable_python_native_blobs", True):
+        return contextlib.nullcontext()
+    return config(enable_python_native_blobs=True)
 
 
 class JobTable(Table):
@@ -80,7 +89,7 @@ class JobTable(Table):
 
     def _claim(self, job):
         try:
-            with config(enable_python_native_blobs=True):
+            with _native_blobs():
                 self.insert1(job, ignore_extra_fields=True)
         except DuplicateError:
             return False
@@ -109,5 +118,5 @@ class JobTable(Table):
         job = self._job(
             table_name, key, "error", error_message=error_message, error_stack=error_stack
         )
-        with config(enable_python_native_blobs=True):
+        with _native_blobs():
             self.insert1(job, replace=True, ignore_extra_fields=True)

@@ -107,9 +107,14 @@ class UserTable(Table, metaclass=TableMeta):
 
     @ClassProperty
     def table_name(cls):
-        if cls._prefix is None:
-            raise AttributeError("Class prefix is not defined!")
-        return cls._prefix + from_camel_case(cls.__name__)
+        # computed once per class (it is read for every query the table takes part in)
+        name = cls.__dict__.get("_table_name_of_class")
+        if name is None:
+            if cls._prefix is None:
+                raise AttributeError("Class prefix is not defined!")
+            name = cls._prefix + from_camel_case(cls.__name__)
+            type.__setattr__(cls, "_table_name_of_class", name)
+        return name
 
     @ClassProperty
     def full_table_name(cls):
