@@ -87,20 +87,19 @@ def _code_and_message(client_error):
     return None, " ".join(str(a) for a in args) or type(client_error).__name__
 
 
-# Field types whose cells ``query(..., raw_numbers=True)`` leaves as raw text.
-_RAW_NUMBER_TYPES = (
-    ()
+# Field types whose cells ``query(..., raw_numbers=True)`` leaves as raw text (parsed into
+# whole columns by ``fetch``).
+INT_FIELD_TYPES = (
+    frozenset()
     if FIELD_TYPE is None
-    else (
-        FIELD_TYPE.TINY,
-        FIELD_TYPE.SHORT,
-        FIELD_TYPE.LONG,
-        FIELD_TYPE.LONGLONG,
-        FIELD_TYPE.INT24,
-        FIELD_TYPE.FLOAT,
-        FIELD_TYPE.DOUBLE,
+    else frozenset(
+        {FIELD_TYPE.TINY, FIELD_TYPE.SHORT, FIELD_TYPE.LONG, FIELD_TYPE.LONGLONG, FIELD_TYPE.INT24}
     )
 )
+FLOAT_FIELD_TYPES = (
+    frozenset() if FIELD_TYPE is None else frozenset({FIELD_TYPE.FLOAT, FIELD_TYPE.DOUBLE})
+)
+_RAW_NUMBER_TYPES = INT_FIELD_TYPES | FLOAT_FIELD_TYPES
 
 # Binary arguments at least this long are sent as hex literals (see Connection._execute).
 _HEX_MIN_BYTES = 1024

@@ -17,17 +17,10 @@ import numpy as np
 
 from . import _native, blob, hash
 from .condition import Top
+from .connection import FLOAT_FIELD_TYPES, INT_FIELD_TYPES
 from .errors import DataJointError
 from .settings import config
 from .utils import safe_write
-
-try:
-    from MySQLdb.constants import FIELD_TYPE as _FT
-
-    _INT_TYPES = frozenset({_FT.TINY, _FT.SHORT, _FT.LONG, _FT.LONGLONG, _FT.INT24})
-    _FLOAT_TYPES = frozenset({_FT.FLOAT, _FT.DOUBLE})
-except ImportError:  # pragma: no cover - mysqlclient is a dependency
-    _INT_TYPES = _FLOAT_TYPES = frozenset()
 
 
 class key:
@@ -119,11 +112,11 @@ def _read_rows(expression, heading):
     dtypes = heading.as_dtype
     kinds = []
     for (_, type_code, *_), name in zip(description, heading.names, strict=True):
-        if type_code in _INT_TYPES:
+        if type_code in INT_FIELD_TYPES:
             kinds.append(
                 "i8" if dtypes[name] == np.int64 else "f8" if dtypes[name] == np.float64 else "int"
             )
-        elif type_code in _FLOAT_TYPES:
+        elif type_code in FLOAT_FIELD_TYPES:
             kinds.append("f8" if dtypes[name] == np.float64 else "float")
         else:
             kinds.append("obj")

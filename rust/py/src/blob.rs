@@ -144,10 +144,32 @@ pub fn unpack<'py>(
     dims32: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let input = buffers::as_bytes(blob).map_err(|e| as_blob_error(py, e))?;
+    let (plain_obj, job) = plain_target(py, &input, dims32)?;
+    if let Some(job) = job {
+        let jobs = [job];
+        let failure = if plain_obj.as_bytes().len() >= DETACH_COMPRESS {
+            py.detach(|| inflate::run_parallel(&jobs))
+        } else {
+            inflate::run_parallel(&jobs)
+        };
+        if let Some(e) = failure {
+            return Err(blob_err(py, e, Side::Unpack));
+        }
+    }
+    build_plain(py, &plain_obj, squeeze, dims32)
+}
+
+/// The bytes object that will hold the plain blob of `input`: `input` itself, or (for an
+/// envelope) a new buffer of the claimed size together with the job that inflates into it.
+/// Decoded arrays become views of that object.
+fn plain_target<'a, 'py>(
+    py: Python<'py>,
+    input: &'a Bound<'py, PyBytes>,
+    dims32: bool,
+) -> PyResult<(Bound<'py, PyBytes>, Option<inflate::Job<'a>>)> {
     let err = |e| blob_err(py, e, Side::Unpack);
-    // Inflate into a new bytes object: decoded arrays become views of it.
-    let plain_obj = match frame(input.as_bytes(), dims32).map_err(err)? {
-        Framing::Plain(_) => input.clone(),
+    match frame(input.as_bytes(), dims32).map_err(err)? {
+        Framing::Plain(_) => Ok((input.clone(), None)),
         Framing::Compressed {
             envelope,
             plain_len,
@@ -155,23 +177,14 @@ pub fn unpack<'py>(
         } => {
             let n = compress::check_plain_len(envelope, stream.len(), plain_len).map_err(err)?;
             let (obj, out) = inflate::new_bytes(py, n)?;
-            let job = [inflate::Job {
+            let job = inflate::Job {
                 envelope,
                 stream,
                 out,
-            }];
-            let failure = if n >= DETACH_COMPRESS {
-                py.detach(|| inflate::run_parallel(&job))
-            } else {
-                inflate::run_parallel(&job)
             };
-            if let Some(e) = failure {
-                return Err(err(e));
-            }
-            obj
+            Ok((obj, Some(job)))
         }
-    };
-    build_plain(py, &plain_obj, squeeze, dims32)
+    }
 }
 
 /// Decode a plain blob held by `plain_obj` and build its Python value.
@@ -233,24 +246,9 @@ pub fn unpack_many<'py>(
             plains.push(None);
             continue;
         };
-        match frame(input.as_bytes(), dims32).map_err(err)? {
-            Framing::Plain(_) => plains.push(Some(input.clone())),
-            Framing::Compressed {
-                envelope,
-                plain_len,
-                stream,
-            } => {
-                let n =
-                    compress::check_plain_len(envelope, stream.len(), plain_len).map_err(err)?;
-                let (obj, out) = inflate::new_bytes(py, n)?;
-                jobs.push(inflate::Job {
-                    envelope,
-                    stream,
-                    out,
-                });
-                plains.push(Some(obj));
-            }
-        }
+        let (plain, job) = plain_target(py, input, dims32)?;
+        jobs.extend(job);
+        plains.push(Some(plain));
     }
     if let Some(e) = py.detach(|| inflate::run_parallel(&jobs)) {
         return Err(err(e));

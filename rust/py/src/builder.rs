@@ -185,37 +185,15 @@ impl<'py> Builder<'py, '_> {
     /// A real numeric / logical / datetime array: a numpy scalar for ndim 0, a read-only
     /// view of the blob for two or more elements, a writeable copy otherwise.
     fn numeric(&self, raw: &[u8], class: Class, shape: &[u64]) -> PyResult<Bound<'py, PyAny>> {
-        let py = self.py;
-        let descr = self.t.descr(py, class);
-        if shape.is_empty() {
-            let descr = descr.clone();
-            // SAFETY: `raw` holds one element of `descr`'s size; PyArray_Scalar copies it
-            // (whatever its alignment) into a new numpy scalar.
-            return unsafe {
-                let obj = PY_ARRAY_API.PyArray_Scalar(
-                    py,
-                    raw.as_ptr() as *mut c_void,
-                    descr.as_dtype_ptr(),
-                    std::ptr::null_mut(),
-                );
-                Bound::from_owned_ptr_or_err(py, obj)
-            };
-        }
+        let descr = self.t.descr(self.py, class);
         let n: u64 = shape.iter().product();
         let inside_base = raw.as_ptr() >= self.base_data.as_ptr()
             && raw.as_ptr() as usize + raw.len()
                 <= self.base_data.as_ptr() as usize + self.base_data.len();
-        if n >= 2 && inside_base {
-            new_array(py, descr, shape, Some((raw, self.base)))
+        if !shape.is_empty() && n >= 2 && inside_base {
+            new_array(self.py, descr, shape, Some((raw, self.base)))
         } else {
-            let arr = new_array(py, descr, shape, None)?;
-            // SAFETY: a fresh F-order array of `n` elements of `descr` owns exactly raw.len()
-            // bytes of data.
-            unsafe {
-                let ptr = arr.as_ptr() as *mut npyffi::PyArrayObject;
-                std::ptr::copy_nonoverlapping(raw.as_ptr(), (*ptr).data as *mut u8, raw.len());
-            }
-            Ok(arr)
+            copied(self.py, descr, shape, raw)
         }
     }
 
@@ -244,27 +222,7 @@ impl<'py> Builder<'py, '_> {
         } else {
             &self.t.complex128
         };
-        let descr = descr.bind(py);
-        if shape.is_empty() {
-            let descr = descr.clone();
-            // SAFETY: `out` holds one complex element of `descr`'s size; it is copied.
-            return unsafe {
-                let obj = PY_ARRAY_API.PyArray_Scalar(
-                    py,
-                    out.as_mut_ptr() as *mut c_void,
-                    descr.as_dtype_ptr(),
-                    std::ptr::null_mut(),
-                );
-                Bound::from_owned_ptr_or_err(py, obj)
-            };
-        }
-        let arr = new_array(py, descr, shape, None)?;
-        // SAFETY: the new array owns exactly out.len() bytes.
-        unsafe {
-            let ptr = arr.as_ptr() as *mut npyffi::PyArrayObject;
-            std::ptr::copy_nonoverlapping(out.as_ptr(), (*ptr).data as *mut u8, out.len());
-        }
-        Ok(arr)
+        copied(py, descr.bind(py), shape, &out)
     }
 }
 
@@ -284,6 +242,37 @@ fn as_f64(class: Class, b: &[u8]) -> f64 {
         Class::UInt64 => u64::from_le_bytes(b.try_into().unwrap()) as f64,
         _ => f64::NAN,
     }
+}
+
+/// A numpy scalar (empty `shape`) or a new writeable F-order array holding a copy of `data`
+/// (the elements of `descr`, column-major).
+fn copied<'py>(
+    py: Python<'py>,
+    descr: &Bound<'py, PyArrayDescr>,
+    shape: &[u64],
+    data: &[u8],
+) -> PyResult<Bound<'py, PyAny>> {
+    if shape.is_empty() {
+        // SAFETY: `data` holds one element of `descr`'s size; PyArray_Scalar copies it
+        // (whatever its alignment) into a new numpy scalar, and steals no reference.
+        return unsafe {
+            let obj = PY_ARRAY_API.PyArray_Scalar(
+                py,
+                data.as_ptr() as *mut c_void,
+                descr.as_dtype_ptr(),
+                std::ptr::null_mut(),
+            );
+            Bound::from_owned_ptr_or_err(py, obj)
+        };
+    }
+    let arr = new_array(py, descr, shape, None)?;
+    // SAFETY: a fresh F-order array of prod(shape) elements of `descr` owns exactly
+    // data.len() bytes.
+    unsafe {
+        let ptr = arr.as_ptr() as *mut npyffi::PyArrayObject;
+        std::ptr::copy_nonoverlapping(data.as_ptr(), (*ptr).data as *mut u8, data.len());
+    }
+    Ok(arr)
 }
 
 /// A new column-major ndarray: a read-only view of `data` kept alive by `base`, or (with

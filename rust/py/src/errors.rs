@@ -17,8 +17,7 @@ pub enum Side {
     Unpack,
 }
 
-fn raise(py: Python<'_>, class: &Bound<'_, PyType>, msg: String) -> PyErr {
-    let _ = py;
+fn raise(class: &Bound<'_, PyType>, msg: String) -> PyErr {
     PyErr::from_type(class.clone(), msg)
 }
 
@@ -30,7 +29,7 @@ pub fn blob_err(py: Python<'_>, err: BlobError, side: Side) -> PyErr {
                 (_, BlobError::NativeBlobsDisabled) | (Side::Pack, _) => t.dj_error.bind(py),
                 (Side::Unpack, _) => t.blob_error.bind(py),
             };
-            raise(py, class, err.to_string())
+            raise(class, err.to_string())
         }
         Err(e) => e,
     }
@@ -39,7 +38,7 @@ pub fn blob_err(py: Python<'_>, err: BlobError, side: Side) -> PyErr {
 /// A `DataJointError` with a message (packing errors found in the binding itself).
 pub fn dj_error(py: Python<'_>, msg: impl Into<String>) -> PyErr {
     match types(py) {
-        Ok(t) => raise(py, t.dj_error.bind(py), msg.into()),
+        Ok(t) => raise(t.dj_error.bind(py), msg.into()),
         Err(e) => e,
     }
 }
@@ -52,7 +51,6 @@ pub fn as_blob_error(py: Python<'_>, err: PyErr) -> PyErr {
         return err;
     }
     let new = raise(
-        py,
         t.blob_error.bind(py),
         format!("Invalid blob: {}", err.value(py)),
     );
@@ -68,7 +66,6 @@ pub fn as_pack_error(py: Python<'_>, err: PyErr) -> PyErr {
         return err;
     }
     let new = raise(
-        py,
         t.dj_error.bind(py),
         format!("Cannot pack value: {}", err.value(py)),
     );
