@@ -11,9 +11,11 @@ from __future__ import annotations
 import inspect
 import logging
 import multiprocessing as mp
+import multiprocessing.util as mp_util
 import pickle
 import random
 import signal
+import time
 import traceback
 
 from . import blob
@@ -42,6 +44,86 @@ def _fingerprint(data):
         return pickle.dumps(data, protocol=5)
 
 
+class _Completions:
+    """Reservations of finished jobs, removed from ``~jobs`` in batches (one DELETE for up to
+    ``batch`` jobs, at least every ``max_age`` seconds) instead of one round trip per key.
+
+    A finished job's rows are committed before its reservation is queued here, so a
+    reservation that outlives its job (the worker was killed before the flush) only ever
+    names a key that is already made: populate skips it like any made key."""
+
+    def __init__(self, jobs, table_name, batch=64, max_age=0.5):
+        self.jobs, self.table_name = jobs, table_name
+        self.batch, self.max_age = batch, max_age
+        self.pending, self.since = [], 0.0
+
+    def add(self, job_key):
+        if not self.pending:
+            self.since = time.monotonic()
+        self.pending.append(key_hash(job_key))
+        if len(self.pending) >= self.batch or time.monotonic() - self.since >= self.max_age:
+            self.flush()
+
+    def flush(self):
+        pending, self.pending = self.pending, []
+        self.jobs.complete_many(self.table_name, pending)
+
+
+class _Reservations:
+    """Reserve the jobs of one process's keys, in batches sized so that a batch holds about
+    ``seconds`` of work: a slow ``make`` reserves one key at a time (as DataJoint 0.14 does),
+    fast ones share one reservation statement (and one "already made?" check) per batch.
+
+    ``iterate(keys)`` yields ``(key, reserved)`` for every key; a reserved key is not made yet
+    (checked after the reservation holds, as 0.14 checks inside the transaction). Keys
+    reserved but not handed out when the iteration stops (an error, SIGTERM) are released."""
+
+    def __init__(self, table, jobs, seconds=0.05, max_batch=32):
+        self.table, self.jobs = table, jobs
+        self.seconds, self.max_batch = seconds, max_batch
+        self.table_name = table.target.table_name
+
+    def iterate(self, keys):
+        table, jobs = self.table, self.jobs
+        size, start = 1, 0
+        while start < len(keys):
+            chunk = keys[start : start + size]
+            start += len(chunk)
+            began = time.monotonic()
+            if len(chunk) == 1:
+                key = chunk[0]
+                ok = jobs.reserve_unless_made(
+                    self.table_name, table._job_key(key), table.target & key
+                )
+                yield key, ok
+            else:
+                yield from self._batch(chunk)
+            per_key = (time.monotonic() - began) / len(chunk)
+            size = max(1, min(self.max_batch, int(self.seconds / max(per_key, 1e-6))))
+
+    def _batch(self, chunk):
+        table, jobs = self.table, self.jobs
+        job_keys = [table._job_key(key) for key in chunk]
+        ours = jobs.reserve_many(self.table_name, job_keys)
+        made = set()
+        if ours:
+            attrs = list(chunk[0])
+            rows = (table.target & [chunk[i] for i in sorted(ours)]).fetch(*attrs, as_dict=True)
+            present = {tuple(row[a] for a in attrs) for row in rows}
+            made = {i for i in ours if tuple(chunk[i][a] for a in attrs) in present}
+            if made:  # made by someone else meanwhile: release them
+                jobs.complete_many(self.table_name, [key_hash(job_keys[i]) for i in made])
+        pending = [i for i in range(len(chunk)) if i in ours and i not in made]
+        try:
+            for i, key in enumerate(chunk):
+                if pending and pending[0] == i:
+                    pending.pop(0)
+                yield key, i in ours and i not in made
+        finally:
+            if pending:  # stopped early: release what was reserved and not handed out
+                jobs.complete_many(self.table_name, [key_hash(job_keys[i]) for i in pending])
+
+
 # ---- worker processes (processes > 1) ------------------------------------------------------
 _worker_state = {}
 
@@ -51,6 +133,11 @@ def _initialize_worker(table, jobs, populate_kwargs):
     table.connection.connect()
     if jobs is not None:
         jobs.connection.connect()
+        completions = _Completions(jobs, table.target.table_name)
+        # flushed when the worker exits (pool.close + join lets workers exit normally; a
+        # SIGTERM becomes SystemExit, which exits normally too)
+        mp_util.Finalize(completions, completions.flush, exitpriority=10)
+        populate_kwargs = dict(populate_kwargs, completions=completions)
     _worker_state.update(table=table, jobs=jobs, populate_kwargs=populate_kwargs)
 
 
@@ -192,17 +279,38 @@ class AutoPopulate:
             )
             success_count, error_list = 0, []
             if processes == 1 or len(keys) <= 1:
-                iterator = keys
+                completions = None
+                if jobs is None:
+                    source = ((key, None) for key in keys)
+                else:
+                    completions = _Completions(jobs, self.target.table_name)
+                    source = _Reservations(self, jobs).iterate(keys)
+                work = source
                 if display_progress:
                     from tqdm import tqdm
 
-                    iterator = tqdm(keys, desc=self.__class__.__name__)
-                for key in iterator:
-                    status = self._populate1(key, jobs, **populate_kwargs)
-                    if status is True:
-                        success_count += 1
-                    elif isinstance(status, tuple):
-                        error_list.append(status)
+                    work = tqdm(source, total=len(keys), desc=self.__class__.__name__)
+                try:
+                    for key, reserved in work:
+                        if reserved is False:
+                            continue  # taken by another worker, or made meanwhile
+                        status = self._populate1(
+                            key,
+                            jobs,
+                            completions=completions,
+                            reserved=reserved,
+                            **populate_kwargs,
+                        )
+                        if status is True:
+                            success_count += 1
+                        elif isinstance(status, tuple):
+                            error_list.append(status)
+                finally:
+                    source.close()  # releases reserved keys not handed out
+                    if work is not source:
+                        work.close()
+                    if completions is not None:
+                        completions.flush()
             else:
                 processes = min(p for p in (processes, len(keys), mp.cpu_count()) if p)
                 # the children open their own connections; the parent's is closed meanwhile
@@ -221,6 +329,8 @@ class AutoPopulate:
                                 success_count += 1
                             elif isinstance(status, tuple):
                                 error_list.append(status)
+                        pool.close()  # workers exit normally and flush their completions
+                        pool.join()
                 finally:
                     self.connection.connect()
             return {"success_count": success_count, "error_list": error_list}
@@ -228,21 +338,37 @@ class AutoPopulate:
             if reserve_jobs:
                 signal.signal(signal.SIGTERM, old_handler)
 
-    def _populate1(self, key, jobs, suppress_errors, return_exception_objects, make_kwargs=None):
+    def _populate1(
+        self,
+        key,
+        jobs,
+        suppress_errors,
+        return_exception_objects,
+        make_kwargs=None,
+        completions=None,
+        reserved=None,
+    ):
         """Make one key in its own transaction. True if made, False if skipped (taken or
-        already present), or (key, error) when an error is suppressed."""
+        already present), or (key, error) when an error is suppressed. ``completions``
+        (with ``jobs``) batches the removal of finished reservations; ``reserved=True``: the
+        job is reserved already and the key was found not made after that."""
         make = self._make_tuples if hasattr(self, "_make_tuples") else self.make
-        if jobs is not None and not jobs.reserve(self.target.table_name, self._job_key(key)):
-            return False
         is_generator = inspect.isgeneratorfunction(make)
-        if not is_generator:
-            self.connection.start_transaction()
-        if key in self.target:  # made by someone else meanwhile
+        if jobs is not None:
+            # reserved only if not made by someone else meanwhile (one atomic statement)
+            if not reserved and not jobs.reserve_unless_made(
+                self.target.table_name, self._job_key(key), self.target & key
+            ):
+                return False
             if not is_generator:
-                self.connection.cancel_transaction()
-            if jobs is not None:
-                jobs.complete(self.target.table_name, self._job_key(key))
-            return False
+                self.connection.start_transaction()
+        else:
+            if not is_generator:
+                self.connection.start_transaction()
+            if key in self.target:  # made by someone else meanwhile
+                if not is_generator:
+                    self.connection.cancel_transaction()
+                return False
         logger.debug(f"Making {key} -> {self.target.full_table_name}")
         self.__class__._allow_insert = True
         try:
@@ -281,7 +407,9 @@ class AutoPopulate:
         else:
             self.connection.commit_transaction()
             logger.debug(f"Success making {key} -> {self.target.full_table_name}")
-            if jobs is not None:
+            if completions is not None:
+                completions.add(self._job_key(key))
+            elif jobs is not None:
                 jobs.complete(self.target.table_name, self._job_key(key))
             return True
         finally:

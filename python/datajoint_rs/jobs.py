@@ -11,6 +11,7 @@ import contextlib
 import os
 import platform
 
+from .blob import pack
 from .errors import DuplicateError
 from .hash import key_hash
 from .heading import Heading
@@ -99,6 +100,65 @@ class JobTable(Table):
         """Reserve the job ``key`` of ``table_name``; False if it is taken (reserved, failed or
         ignored)."""
         return self._claim(self._job(table_name, key, "reserved"))
+
+    def reserve_unless_made(self, table_name, key, made):
+        """Reserve the job ``key`` of ``table_name`` unless ``made`` (a query: the job's rows
+        in the target) has rows, in one atomic statement. False if the job is taken or made.
+
+        This is the check DataJoint 0.14 makes in its own round trip inside the transaction;
+        once the reservation holds, no reserving worker can make the key meanwhile."""
+        job = self._job(table_name, key, "reserved")
+        with _native_blobs():
+            job["key"] = pack(key)
+        columns = list(job)
+        sql = self.adapter.insert_unless_exists(
+            self.full_table_name,
+            columns,
+            made.adapter.any_row(made.from_clause(), made.where_clause()),
+        )
+        try:
+            cursor = self.connection.query(sql, [job[c] for c in columns])
+        except DuplicateError:
+            return False
+        return cursor.rowcount == 1
+
+    def reserve_many(self, table_name, keys):
+        """Reserve many jobs in one statement; the set of the indices of ``keys`` reserved
+        here (the others are taken: reserved, failed or ignored)."""
+        jobs = [self._job(table_name, key, "reserved") for key in keys]
+        with _native_blobs():
+            for job, key in zip(jobs, keys, strict=True):
+                job["key"] = pack(key)
+        columns = list(jobs[0])
+        sql = self.adapter.insert_new_rows(self.full_table_name, columns, len(jobs))
+        cursor = self.connection.query(sql, [job[c] for job in jobs for c in columns])
+        if cursor.rowcount == len(jobs):
+            return set(range(len(jobs)))
+        # some were taken: ours are those reserved under this connection by this process
+        mine = set(
+            (
+                self
+                & {
+                    "table_name": table_name,
+                    "status": "reserved",
+                    "connection_id": jobs[0]["connection_id"],
+                    "host": jobs[0]["host"],
+                    "pid": jobs[0]["pid"],
+                }
+                & [{"key_hash": job["key_hash"]} for job in jobs]
+            ).fetch("key_hash")
+        )
+        return {i for i, job in enumerate(jobs) if job["key_hash"] in mine}
+
+    def complete_many(self, table_name, key_hashes):
+        """Remove the reservations of many finished jobs (given by their key hashes)."""
+        key_hashes = list(key_hashes)
+        if key_hashes:
+            (
+                self
+                & {"table_name": table_name, "status": "reserved"}
+                & [{"key_hash": h} for h in key_hashes]
+            ).delete_quick()
 
     def ignore(self, table_name, key):
         """Mark the job ``key`` to be skipped by populate; False if it has an entry already."""

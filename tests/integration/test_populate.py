@@ -79,6 +79,8 @@ class Square(dj.Computed):
 
     def make(self, key, **kwargs):
         HOOKS.calls.append((key["n"], dict(kwargs)))
+        if HOOKS.on_make is not None:
+            HOOKS.on_make(key)
         value = (Number & key).fetch1("value")
         sq = value * value
         self.insert1(dict(key, sq=sq))
@@ -173,6 +175,7 @@ class Hooks:
         self.on_frame_compute = None  # callable(key) run inside SampleSum.make_compute
         self.fail = {}  # n -> exception raised by Square.make after its inserts
         self.on_compute = None  # callable(key) run inside Doubled.make_compute
+        self.on_make = None  # callable(key) run at the start of Square.make
 
 
 HOOKS = Hooks()
@@ -652,6 +655,51 @@ def test_jobs_skip_error_ignore_reserved(clean):
     assert len(jobs & {"table_name": "__other"}) == 1
 
 
+def test_jobs_taken_or_made_meanwhile_are_skipped(clean, other_connection):
+    """Another worker reserves one key and makes another while we populate: both are
+    skipped, nothing is made twice, and only the other worker's reservation remains."""
+    pop = clean
+    other_jobs = dj.Schema(SCHEMA, connection=other_connection, create_schema=False).jobs
+
+    def other_worker(key):
+        if key["n"] == 0:
+            assert other_jobs.reserve("__square", {"n": 5})
+            other_connection.query(f"INSERT INTO `{SCHEMA}`.`__square` (n, sq) VALUES (7, 289)")
+
+    HOOKS.on_make = other_worker
+    result = pop.Square.populate(reserve_jobs=True)
+    assert result == {"success_count": N_NUMBERS - 2, "error_list": []}
+    assert sorted(called()) == [0, 1, 2, 3, 4, 6, 8, 9]
+    rows = pop.schema.jobs.fetch(as_dict=True)
+    assert [(r["key"], r["status"], r["connection_id"]) for r in rows] == [
+        ({"n": 5}, "reserved", other_connection.connection_id)
+    ]
+
+
+def test_explicit_keys_already_made_are_skipped_under_reserve_jobs(clean):
+    pop = clean
+    pop.Square.populate("n < 3")
+    HOOKS.reset()
+    keys = (pop.Number & "n < 8").fetch("KEY")
+    result = pop.Square.populate(keys=keys, reserve_jobs=True)
+    assert result == {"success_count": 5, "error_list": []}
+    assert sorted(called()) == [3, 4, 5, 6, 7]
+    assert len(pop.schema.jobs) == 0
+
+
+def test_error_mid_run_releases_unstarted_reservations(clean):
+    pop = clean
+    HOOKS.fail[4] = RuntimeError("stop here")
+    with pytest.raises(RuntimeError, match="stop here"):
+        pop.Square.populate(reserve_jobs=True)
+    assert ns(pop.Square) == [0, 1, 2, 3]
+    rows = pop.schema.jobs.fetch(as_dict=True)
+    assert [(r["key"], r["status"]) for r in rows] == [({"n": 4}, "error")]
+    HOOKS.reset()
+    assert pop.Square.populate(reserve_jobs=True)["success_count"] == N_NUMBERS - 5
+    assert sorted(called()) == [5, 6, 7, 8, 9]
+
+
 def test_populate_without_reserve_ignores_jobs(clean):
     pop = clean
     pop.schema.jobs.ignore("__square", {"n": 2})
@@ -980,18 +1028,24 @@ def test_worker_killed_in_make(workers, connection, tmp_path):
     wait_for(lambda: connection_gone(connection, flag.read_text()), what="the server to notice")
     assert_no_partial_rows(connection, db, marker)
     assert scalar(connection, f"SELECT count(*) FROM `{db}`.`__work`") == marker  # 0, 1 done
-    [row] = jobs_rows(connection, db)
+    rows = {row["key_hash"]: row for row in jobs_rows(connection, db)}
+    row = rows[dj.key_hash({"k": marker})]
     assert row["table_name"] == "__work"
-    assert row["key_hash"] == dj.key_hash({"k": marker})
     assert row["status"] == "reserved"
     assert row["pid"] == proc.pid
     assert row["connection_id"] == int(flag.read_text())
+    # Besides the killed job, datajoint_rs may leave (fast makes only, see
+    # docs/compatibility.md) reservations of its batch: of keys already made, or of later keys
+    # it had reserved but not started. All are the killed worker's.
+    assert all(r["status"] == "reserved" and r["pid"] == proc.pid for r in rows.values())
+    assert set(rows) <= {dj.key_hash({"k": k}) for k in range(5)}
     # the stale reservation blocks the key until it is cleared
     workers.run("populate")
     assert_no_partial_rows(connection, db, marker)
-    assert scalar(connection, f"SELECT count(*) FROM `{db}`.`__work`") == 4
+    blocked = {dj.key_hash({"k": k}) for k in range(marker, 5)} & set(rows)
+    assert scalar(connection, f"SELECT count(*) FROM `{db}`.`__work`") == 5 - len(blocked)
     jobs = dj.Schema(db, connection=connection, create_schema=False).jobs
-    (jobs & {"table_name": "__work", "key_hash": dj.key_hash({"k": marker})}).delete()
+    (jobs & {"table_name": "__work", "status": "reserved", "pid": proc.pid}).delete()
     assert jobs_rows(connection, db) == []
     workers.run("populate")
     assert scalar(connection, f"SELECT count(*) FROM `{db}`.`__work`") == 5

@@ -443,11 +443,35 @@ class MySQLAdapter:
     def count_rows_of(self, sql: str, alias: int) -> str:
         return f"SELECT count(1) FROM ({sql}) `${alias:x}`"
 
+    def any_row(self, from_: str, where: str) -> str:
+        """A SELECT that has a row exactly when ``from_`` has one matching ``where``."""
+        return f"SELECT 1 FROM {from_}{where}"
+
     def exists_query(self, from_: str, where: str) -> str:
-        return f"SELECT EXISTS(SELECT 1 FROM {from_}{where})"
+        return f"SELECT EXISTS({self.any_row(from_, where)})"
 
     def exists_of(self, sql: str) -> str:
         return f"SELECT EXISTS({sql})"
+
+    def insert_new_rows(self, table: str, columns: list[str], n_rows: int) -> str:
+        """``n_rows`` rows of ``%s`` placeholders; rows whose key exists are skipped (they count
+        0 in the affected rows, the inserted ones 1)."""
+        names = ",".join(f"`{c}`" for c in columns)
+        row = "(" + ",".join(["%s"] * len(columns)) + ")"
+        first = columns[0]
+        return (
+            f"INSERT INTO {table} ({names}) VALUES {','.join([row] * n_rows)} "
+            f"ON DUPLICATE KEY UPDATE `{first}`=`{first}`"
+        )
+
+    def insert_unless_exists(self, table: str, columns: list[str], exists_sql: str) -> str:
+        """One row of ``%s`` placeholders inserted only if ``exists_sql`` (a SELECT) finds
+        nothing, in one atomic statement."""
+        names = ",".join(f"`{c}`" for c in columns)
+        marks = ",".join(["%s"] * len(columns))
+        return (
+            f"INSERT INTO {table} ({names}) SELECT {marks} FROM DUAL WHERE NOT EXISTS({exists_sql})"
+        )
 
     def union_keys(self, sql1: str, sql2: str, alias: int, sorting: str) -> str:
         """UNION of two key-only selections (duplicates removed)."""
