@@ -8,8 +8,9 @@ which renders exactly what DataJoint 0.14 sends to the server.
 from __future__ import annotations
 
 from .mysql import MySQLAdapter
+from .sqlite import SQLiteAdapter
 
-_ADAPTERS = {"mysql": MySQLAdapter}
+_ADAPTERS = {"mysql": MySQLAdapter, "sqlite": SQLiteAdapter}
 _INSTANCES: dict[str, object] = {}
 
 
@@ -23,4 +24,4 @@ def get_adapter(name: str = "mysql"):
     return _INSTANCES[key]
 
 
-__all__ = ["MySQLAdapter", "get_adapter"]
+__all__ = ["MySQLAdapter", "SQLiteAdapter", "get_adapter"]

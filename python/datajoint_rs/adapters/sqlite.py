@@ -1,0 +1,396 @@
+"""The SQLite dialect (see docs/design-sqlite.md).
+
+The definition language is DataJoint's (MySQL's types); SQLite stores each column in a STRICT
+storage class and enforces the declared type with CHECK constraints. What SQLite would forget
+(the declared type, the comment with its ``:type:`` marker, the table comment) is kept in
+comments inside the CREATE TABLE text, which SQLite stores verbatim in ``sqlite_master``:
+
+    `name` INTEGER NOT NULL CHECK (...) /*dj {"type": "tinyint unsigned", "comment": "..."} */
+    ...) STRICT /*dj {"comment": "the table comment"} */
+
+The SQL rendered here still names tables `` `schema`.`table` `` and uses ``%s`` placeholders;
+the SQLite connection (:mod:`datajoint_rs.sqlite`) rewrites both before running it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import json
+import math
+import re
+import uuid
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..errors import DataJointError
+from .mysql import TYPE_PATTERN, MySQLAdapter, _time_literal
+
+_META = re.compile(r"/\*dj (?P<json>\{.*?\}) \*/", re.S)
+
+_INT_RANGES = {
+    "tinyint": 8,
+    "smallint": 16,
+    "mediumint": 24,
+    "int": 32,
+    "integer": 32,
+    "bigint": 64,
+}
+_TEMPORAL_GLOB = {
+    # the ISO forms the values are stored in (sqlite3 stores str(datetime) etc.)
+    "date": "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]",
+    "datetime": "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9]*",
+    "timestamp": "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9]*",
+    "time": "*[0-9]:[0-5][0-9]:[0-5][0-9]*",
+}
+
+
+def _meta_comment(data: dict) -> str:
+    """``/*dj {json} */`` (``*/`` inside the text escaped as JSON's ``*\\/``)."""
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True).replace("*/", "*\\/")
+    return f"/*dj {text} */"
+
+
+def _storage_and_check(name: str, sql_type: str) -> tuple[str, str]:
+    """(SQLite storage class, CHECK expression or "") of a column declared as ``sql_type``."""
+    col = f"`{name}`"
+    t = sql_type.strip().lower()
+    base = re.match(r"[a-z]+", t).group(0) if re.match(r"[a-z]+", t) else t
+    if TYPE_PATTERN["BOOL"].match(t):
+        return "INTEGER", f"{col} IN (0, 1)"
+    if TYPE_PATTERN["INTEGER"].match(t) and base in _INT_RANGES:
+        bits = _INT_RANGES[base]
+        if "unsigned" in t:
+            low, high = 0, 2**bits - 1
+        else:
+            low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+        if high > 2**63 - 1:  # bigint unsigned: SQLite integers are 64-bit signed
+            high = 2**63 - 1
+        return "INTEGER", f"{col} BETWEEN {low} AND {high}"
+    if TYPE_PATTERN["INTEGER"].match(t):  # serial and other integer spellings
+        return "INTEGER", ""
+    if TYPE_PATTERN["FLOAT"].match(t):
+        return "REAL", (f"{col} >= 0" if "unsigned" in t else "")
+    if TYPE_PATTERN["DECIMAL"].match(t):
+        size = re.search(r"\(\s*(\d+)\s*(?:,\s*(\d+))?\s*\)", t)
+        precision, scale = (int(size.group(1)), int(size.group(2) or 0)) if size else (10, 0)
+        # stored as exact text; the number must fit the declared digits
+        check = (
+            f"{col} GLOB '*[0-9]*' AND NOT {col} GLOB '*[^0-9.+-]*' "
+            f"AND abs(CAST({col} AS REAL)) < 1e{precision - scale}"
+        )
+        return "TEXT", check
+    if TYPE_PATTERN["STRING"].match(t):
+        size = re.search(r"\(\s*(\d+)\s*\)", t)
+        return "TEXT", (f"length({col}) <= {int(size.group(1))}" if size else "")
+    if TYPE_PATTERN["ENUM"].match(t):
+        values = sql_type[sql_type.index("(") + 1 : sql_type.rindex(")")]
+        return "TEXT", f"{col} IN ({values})"
+    if TYPE_PATTERN["JSON"].match(t):
+        return "TEXT", f"json_valid({col})"
+    if TYPE_PATTERN["TEMPORAL"].match(t):
+        if base == "year":
+            return "INTEGER", f"{col} BETWEEN 1901 AND 2155"
+        return "TEXT", f"{col} GLOB '{_TEMPORAL_GLOB[base]}'"
+    if t.startswith("binary") or t.startswith("varbinary"):
+        size = re.search(r"\(\s*(\d+)\s*\)", t)
+        if size and t.startswith("binary"):
+            return "BLOB", f"length({col}) = {int(size.group(1))}"
+        return "BLOB", (f"length({col}) <= {int(size.group(1))}" if size else "")
+    if "blob" in t:
+        return "BLOB", ""
+    if "text" in t:
+        return "TEXT", ""
+    raise DataJointError(f"The type {sql_type!r} is not available on the SQLite backend")
+
+
+class SQLiteAdapter(MySQLAdapter):
+    """SQL text for SQLite 3.37+ (STRICT tables), from DataJoint's definition language."""
+
+    name = "sqlite"
+    max_table_name_length = 64
+
+    # ---- literals ----------------------------------------------------------------------------
+    def literal(self, value) -> str:
+        """A Python value as an SQLite literal (strings: ``'`` doubled, no backslash escapes;
+        ``%`` doubled for the %-formatting the connection applies)."""
+        if value is None:
+            return "NULL"
+        if isinstance(value, (bool, np.bool_)):
+            return "1" if value else "0"
+        if isinstance(value, (datetime.timedelta, np.timedelta64)):
+            return "'" + _time_literal(value) + "'"
+        if isinstance(value, (int, np.integer)):
+            return str(int(value))
+        if isinstance(value, (float, np.floating)):
+            if math.isnan(value) or math.isinf(value):
+                raise DataJointError(f"Cannot use {value} in a restriction")
+            return str(value) if isinstance(value, np.floating) else repr(value)
+        if isinstance(value, uuid.UUID):
+            return f"X'{value.bytes.hex()}'"
+        if isinstance(value, (bytes, bytearray)):
+            return f"X'{bytes(value).hex()}'"
+        if isinstance(value, (datetime.date, datetime.datetime, datetime.time, decimal.Decimal)):
+            value = str(value)
+        elif isinstance(value, np.datetime64):
+            value = str(value).replace("T", " ")
+        elif not isinstance(value, str):
+            value = str(value)
+        return "'" + value.replace("'", "''").replace("%", "%%") + "'"
+
+    # ---- declaration -------------------------------------------------------------------------
+    def escape_comment(self, comment: str) -> str:
+        return comment  # kept in JSON inside the DDL's comments
+
+    def column_sql(self, name: str, sql_type: str, default_clause: str, comment: str) -> str:
+        storage, check = _storage_and_check(name, sql_type)
+        auto = re.search(r"\bauto_increment\b", sql_type, re.I)
+        declared = re.sub(r"\s+auto_increment\b", "", sql_type, flags=re.I).strip()
+        parts = [self.quote(name), storage]
+        if auto:
+            parts.append("PRIMARY KEY AUTOINCREMENT")
+        parts.append(default_clause)
+        if check:
+            parts.append(f"CHECK ({self.quote(name)} IS NULL OR {check})")
+        meta = {"type": declared, "comment": comment}
+        if auto:
+            meta["autoincrement"] = True
+        parts.append(_meta_comment(meta))
+        return " ".join(p for p in parts if p)
+
+    def key_column_sql(self, name: str, sql_type: str, comment: str) -> str:
+        return self.column_sql(name, sql_type, "NOT NULL", comment)
+
+    def hidden_timestamp_sql(self, name: str) -> str:
+        return self.column_sql(name, "timestamp", "NOT NULL DEFAULT CURRENT_TIMESTAMP", "")
+
+    def unique_index_sql(self, columns: Sequence[str]) -> str:
+        return f"UNIQUE ({self.quote_list(columns)})"
+
+    def index_sql(self, unique: bool, elements: Sequence[str]) -> str:
+        # kept as a marker; create_table_sql turns it into CREATE INDEX statements
+        return f"{'unique ' if unique else ''}index ({','.join(elements)})"
+
+    def json_path_sql(
+        self, attribute: str, path: str, returning: str | None = None, *, mariadb: bool = False
+    ) -> str:
+        sql = f"json_extract({self.quote(attribute)}, '$.{path}')"
+        if not returning:
+            return sql
+        storage, _ = _storage_and_check("x", returning)
+        return f"CAST({sql} AS {storage})"
+
+    def create_table_sql(
+        self,
+        full_table_name: str,
+        column_sql: Sequence[str],
+        primary_key: Sequence[str],
+        foreign_key_sql: Sequence[str],
+        index_sql: Sequence[str],
+        comment: str,
+    ) -> str:
+        """``CREATE TABLE IF NOT EXISTS ... STRICT`` followed by its ``CREATE INDEX``
+        statements (the connection runs the script in one transaction)."""
+        auto = [c for c in column_sql if "PRIMARY KEY AUTOINCREMENT" in c]
+        if auto and len(primary_key) != 1:
+            raise DataJointError(
+                "On SQLite, auto_increment needs a primary key of that one attribute"
+            )
+        clauses = list(column_sql)
+        if not auto:
+            clauses.append(self.primary_key_sql(primary_key))
+        clauses.extend(foreign_key_sql)
+        indexes = []
+        for number, index in enumerate(index_sql):
+            match = re.match(r"(unique )?index \((.*)\)$", index, re.S)
+            if match:
+                indexes.append((bool(match.group(1)), match.group(2), number))
+            else:
+                clauses.append(index)  # UNIQUE (...) of a [unique] foreign key
+        body = ",\n".join(clauses)
+        statements = [
+            f"CREATE TABLE IF NOT EXISTS {full_table_name} (\n{body}\n) STRICT "
+            + _meta_comment({"comment": comment})
+        ]
+        table = full_table_name.replace("`", "")
+        for unique, elements, number in indexes:
+            statements.append(
+                f"CREATE {'UNIQUE ' if unique else ''}INDEX IF NOT EXISTS "
+                f"`{table}/{number}` ON {full_table_name} ({elements})"
+            )
+        return ";\n".join(statements)
+
+    # ---- reading a table's heading -----------------------------------------------------------
+    @staticmethod
+    def _sqlite_name(database: str, table_name: str) -> str:
+        return f"{database}.{table_name}"
+
+    def _table_sql(self, conn, database: str, table_name: str) -> str | None:
+        row = conn.query(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = %s",
+            (self._sqlite_name(database, table_name),),
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def load_table_status(self, conn, database: str, table_name: str) -> dict | None:
+        sql = self._table_sql(conn, database, table_name)
+        if sql is None:
+            return None
+        _, table = _metadata(sql)
+        return dict(name=table_name, engine="SQLite", comment=table.get("comment", ""), rows=None)
+
+    def load_json_columns(self, conn, database: str, table_name: str) -> set[str]:
+        return set()  # json columns keep their declared type in the DDL's comments
+
+    def load_columns(self, conn, database: str, table_name: str) -> list[dict]:
+        sql = self._table_sql(conn, database, table_name)
+        if sql is None:
+            return []
+        name = self._sqlite_name(database, table_name)
+        meta, _ = _metadata(sql)
+        columns = []
+        rows = conn.query(
+            "SELECT name, `notnull`, dflt_value, pk FROM pragma_table_info(%s) ORDER BY cid",
+            (name,),
+        ).fetchall()
+        for column, notnull, default, pk in rows:
+            info = meta.get(column, {})
+            columns.append(
+                dict(
+                    name=column,
+                    type=info.get("type", ""),
+                    nullable=not notnull and not pk,
+                    default=_unquote_default(default),
+                    in_key=bool(pk),
+                    comment=info.get("comment", ""),
+                    autoincrement=bool(info.get("autoincrement")),
+                )
+            )
+        return columns
+
+    def load_indexes(self, conn, database: str, table_name: str) -> list[dict]:
+        name = self._sqlite_name(database, table_name)
+        result = []
+        indexes = conn.query(
+            "SELECT name, `unique`, origin FROM pragma_index_list(%s)", (name,)
+        ).fetchall()
+        nullable = {
+            column: not notnull
+            for column, notnull in conn.query(
+                "SELECT name, `notnull` FROM pragma_table_info(%s)", (name,)
+            ).fetchall()
+        }
+        for index_name, unique, origin in indexes:
+            if origin == "pk":
+                continue
+            for seq, column in conn.query(
+                "SELECT seqno, name FROM pragma_index_info(%s) ORDER BY seqno", (index_name,)
+            ).fetchall():
+                result.append(
+                    dict(
+                        key_name=index_name,
+                        seq=seq + 1,
+                        column=column,
+                        unique=bool(unique),
+                        nullable=nullable.get(column, False),
+                    )
+                )
+        return result
+
+    # ---- dependency graph --------------------------------------------------------------------
+    _FULL_NAME = (
+        "'`' || substr({t}, 1, instr({t}, '.') - 1) || '`.`' || substr({t}, instr({t}, '.') + 1)"
+        " || '`'"
+    )
+
+    def _in_schemas(self, column: str, schemas) -> tuple[str, tuple]:
+        names = tuple(schemas) or ("",)
+        marks = ", ".join(["%s"] * len(names))
+        return f"substr({column}, 1, instr({column}, '.') - 1) IN ({marks})", names
+
+    def primary_key_columns_query(self, schemas) -> tuple[str, tuple]:
+        condition, names = self._in_schemas("m.name", schemas)
+        full = self._FULL_NAME.format(t="m.name")
+        sql = (
+            f"SELECT {full} AS tab, p.name AS column_name "
+            "FROM sqlite_master m JOIN pragma_table_info(m.name) p "
+            "WHERE m.type = 'table' AND p.pk > 0 AND instr(m.name, '.') > 0 "
+            "AND substr(m.name, instr(m.name, '.') + 1) NOT LIKE '~%%' "
+            f"AND {condition} ORDER BY m.name, p.pk"
+        )
+        return sql, names
+
+    def foreign_key_columns_query(self, schemas) -> tuple[str, tuple]:
+        out_cond, names = self._in_schemas("m.name", schemas)
+        in_cond, _ = self._in_schemas("f.`table`", schemas)
+        sql = (
+            f"SELECT m.name || ':' || f.id AS constraint_name, "
+            f"{self._FULL_NAME.format(t='m.name')} AS referencing_table, "
+            f"{self._FULL_NAME.format(t='f.`table`')} AS referenced_table, "
+            "f.`from` AS column_name, f.`to` AS referenced_column_name "
+            "FROM sqlite_master m JOIN pragma_foreign_key_list(m.name) f "
+            "WHERE m.type = 'table' AND instr(m.name, '.') > 0 "
+            "AND substr(f.`table`, instr(f.`table`, '.') + 1) NOT LIKE '~%%' "
+            f"AND ({in_cond} OR {out_cond}) ORDER BY m.name, f.id, f.seq"
+        )
+        return sql, names * 2
+
+    # ---- queries -----------------------------------------------------------------------------
+    def count_query(self, count_expr: str, from_: str, where: str) -> str:
+        match = re.fullmatch(r"count\(DISTINCT (.*)\)", count_expr, re.S)
+        if match and "," in match.group(1):  # SQLite counts DISTINCT of one expression only
+            return f"SELECT count(*) FROM (SELECT DISTINCT {match.group(1)} FROM {from_}{where})"
+        return f"SELECT {count_expr} FROM {from_}{where}"
+
+    def insert_new_rows(self, table: str, columns: list[str], n_rows: int) -> str:
+        names = ",".join(f"`{c}`" for c in columns)
+        row = "(" + ",".join(["%s"] * len(columns)) + ")"
+        return f"INSERT INTO {table} ({names}) VALUES {','.join([row] * n_rows)} ON CONFLICT DO NOTHING"
+
+    def insert_unless_exists(self, table: str, columns: list[str], exists_sql: str) -> str:
+        names = ",".join(f"`{c}`" for c in columns)
+        marks = ",".join(["%s"] * len(columns))
+        return f"INSERT INTO {table} ({names}) SELECT {marks} WHERE NOT EXISTS({exists_sql})"
+
+    def union_keys(self, sql1: str, sql2: str, alias: int, sorting: str) -> str:
+        return (
+            f"SELECT * FROM (SELECT * FROM ({sql1}) UNION SELECT * FROM ({sql2})) "
+            f"as `_u{alias}{sorting}`"
+        )
+
+    def union_all_rows(self, sql1: str, sql2: str) -> str:
+        return f"SELECT * FROM ({sql1}) UNION SELECT * FROM ({sql2})"
+
+
+_CLAUSE_START = re.compile(
+    r"(?:^|\n|,|\()\s*`((?:[^`]|``)+)`\s+(?:INTEGER|REAL|TEXT|BLOB|ANY)\b", re.S
+)
+
+
+def _metadata(create_sql: str) -> tuple[dict[str, dict], dict]:
+    """(column name -> the ``/*dj {...} */`` metadata written after its definition, the
+    table's metadata) of a CREATE TABLE text written by this adapter (ALTER TABLE ADD COLUMN
+    keeps the comment of the added column)."""
+    columns, table, start = {}, {}, 0
+    for match in _META.finditer(create_sql):
+        data = json.loads(match["json"])
+        if "type" in data:
+            clauses = list(_CLAUSE_START.finditer(create_sql, start, match.start()))
+            if clauses:
+                columns[clauses[-1].group(1).replace("``", "`")] = data
+        else:
+            table = data
+        start = match.end()
+    return columns, table
+
+
+def _unquote_default(default):
+    """pragma_table_info's default text as MySQL's SHOW COLUMNS reports it."""
+    if default is None:
+        return None
+    if default.upper() == "NULL":
+        return None
+    if len(default) >= 2 and default[0] == default[-1] and default[0] in "'\"":
+        return default[1:-1].replace(default[0] * 2, default[0])
+    return default
