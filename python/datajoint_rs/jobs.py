@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import random
+import time
 
 from .blob import pack
-from .errors import DuplicateError
+from .errors import DuplicateError, QueryError
 from .hash import key_hash
 from .heading import Heading
 from .settings import config
@@ -28,6 +30,25 @@ def _native_blobs():
     if config.get("enable_python_native_blobs", True):
         return contextlib.nullcontext()
     return config(enable_python_native_blobs=True)
+
+
+#: server errors after which the statement was rolled back whole and can simply be run again:
+#: a deadlock between reservations of several workers, a lock wait timeout
+_RETRIABLE = (1213, 1205)
+_ATTEMPTS = 8
+
+
+def _retrying(run):
+    """``run()``, again (after a short random pause) when the server rolled it back because
+    of a deadlock with another worker's reservation."""
+    for attempt in range(_ATTEMPTS):
+        try:
+            return run()
+        except QueryError as err:
+            if getattr(err, "errno", None) not in _RETRIABLE or attempt == _ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0.001, 0.01) * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 class JobTable(Table):
@@ -89,9 +110,12 @@ class JobTable(Table):
         )
 
     def _claim(self, job):
-        try:
+        def insert():
             with _native_blobs():
                 self.insert1(job, ignore_extra_fields=True)
+
+        try:
+            _retrying(insert)
         except DuplicateError:
             return False
         return True
@@ -116,8 +140,9 @@ class JobTable(Table):
             columns,
             made.adapter.any_row(made.from_clause(), made.where_clause()),
         )
+        args = [job[c] for c in columns]
         try:
-            cursor = self.connection.query(sql, [job[c] for c in columns])
+            cursor = _retrying(lambda: self.connection.query(sql, args))
         except DuplicateError:
             return False
         return cursor.rowcount == 1
@@ -131,7 +156,11 @@ class JobTable(Table):
                 job["key"] = pack(key)
         columns = list(jobs[0])
         sql = self.adapter.insert_new_rows(self.full_table_name, columns, len(jobs))
-        cursor = self.connection.query(sql, [job[c] for job in jobs for c in columns])
+        # rows in index order, so that workers reserving overlapping batches lock them in the
+        # same order (fewer deadlocks; those left are retried)
+        ordered = sorted(jobs, key=lambda job: job["key_hash"])
+        args = [job[c] for job in ordered for c in columns]
+        cursor = _retrying(lambda: self.connection.query(sql, args))
         if cursor.rowcount == len(jobs):
             return set(range(len(jobs)))
         # some were taken: ours are those reserved under this connection by this process
@@ -152,13 +181,14 @@ class JobTable(Table):
 
     def complete_many(self, table_name, key_hashes):
         """Remove the reservations of many finished jobs (given by their key hashes)."""
-        key_hashes = list(key_hashes)
+        key_hashes = sorted(key_hashes)
         if key_hashes:
-            (
+            rows = (
                 self
                 & {"table_name": table_name, "status": "reserved"}
                 & [{"key_hash": h} for h in key_hashes]
-            ).delete_quick()
+            )
+            _retrying(rows.delete_quick)
 
     def ignore(self, table_name, key):
         """Mark the job ``key`` to be skipped by populate; False if it has an entry already."""
@@ -166,7 +196,7 @@ class JobTable(Table):
 
     def complete(self, table_name, key):
         """The job is done: remove its reservation."""
-        (self & dict(table_name=table_name, key_hash=key_hash(key))).delete_quick()
+        _retrying((self & dict(table_name=table_name, key_hash=key_hash(key))).delete_quick)
 
     def error(self, table_name, key, error_message, error_stack=None):
         """Replace the reservation by an error entry (message truncated to the column)."""
@@ -178,5 +208,9 @@ class JobTable(Table):
         job = self._job(
             table_name, key, "error", error_message=error_message, error_stack=error_stack
         )
-        with _native_blobs():
-            self.insert1(job, replace=True, ignore_extra_fields=True)
+
+        def replace():
+            with _native_blobs():
+                self.insert1(job, replace=True, ignore_extra_fields=True)
+
+        _retrying(replace)
