@@ -9,6 +9,9 @@ import re
 import types
 import warnings
 
+import networkx as nx
+
+from .adapters import adapter_of
 from .errors import AccessError, DataJointError
 from .heading import Heading
 from .settings import config
@@ -100,7 +103,7 @@ class Schema:
                 )
             logger.debug(f"Creating schema `{schema_name}`.")
             try:
-                self.connection.query(f"CREATE DATABASE `{schema_name}`")
+                adapter_of(self.connection).create_schema(self.connection, schema_name)
             except AccessError:
                 raise DataJointError(
                     f"Schema `{schema_name}` does not exist and could not be created. "
@@ -191,14 +194,7 @@ class Schema:
     def size_on_disk(self):
         """Data and index size of the whole schema, in bytes."""
         self._assert_exists()
-        return int(
-            self.connection.query(
-                "SELECT SUM(data_length + index_length) FROM information_schema.tables "
-                "WHERE table_schema=%s",
-                args=(self.database,),
-            ).fetchone()[0]
-            or 0
-        )
+        return adapter_of(self.connection).schema_size(self.connection, self.database)
 
     def spawn_missing_classes(self, context=None):
         """Create classes for the tables of the schema that have none in ``context``."""
@@ -211,9 +207,9 @@ class Schema:
                 context = frame.f_locals
                 del frame
         tables = [
-            row[0]
-            for row in self.connection.query(f"SHOW TABLES in `{self.database}`")
-            if lookup_class_name(f"`{self.database}`.`{row[0]}`", context, 0) is None
+            name
+            for name in adapter_of(self.connection).list_tables(self.connection, self.database)
+            if lookup_class_name(f"`{self.database}`.`{name}`", context, 0) is None
         ]
         master_classes = (Lookup, Manual, Imported, Computed)
         part_tables = []
@@ -241,10 +237,21 @@ class Schema:
             setattr(master_class, class_name, part_class)
 
     def drop(self, force=False):
-        """Drop the whole database (asks first when ``safemode`` is on)."""
+        """Drop the whole database (asks first when ``safemode`` is on, unless ``force``).
+
+        Tables of other schemas that reference this one must be dropped first: they are
+        named in the DataJointError raised (before anything is dropped or asked)."""
         if not self.exists:
             logger.info(f"Schema named `{self.database}` does not exist. Doing nothing.")
-        elif (
+            return
+        outside = self._dependents_outside()
+        if outside:
+            raise DataJointError(
+                f"Cannot drop schema `{self.database}`: tables of other schemas depend on it: "
+                + ", ".join(outside)
+                + ". Drop those first."
+            )
+        if (
             not config["safemode"]
             or force
             or user_choice(f"Proceed to delete entire schema `{self.database}`?", default="no")
@@ -252,7 +259,7 @@ class Schema:
         ):
             logger.debug(f"Dropping `{self.database}`.")
             try:
-                self.connection.query(f"DROP DATABASE `{self.database}`")
+                adapter_of(self.connection).drop_schema(self.connection, self.database)
                 logger.debug(f"Schema `{self.database}` was dropped successfully.")
             except AccessError:
                 raise AccessError(
@@ -261,17 +268,22 @@ class Schema:
             if self.connection.dependencies is not None:
                 self.connection.dependencies.clear()
 
+    def _dependents_outside(self):
+        """Full names of the tables of other schemas whose foreign keys reference this one."""
+        from .dependencies import load_dependents
+
+        graph = load_dependents(self.connection, [self.database])
+        prefix = f"`{self.database}`."
+        own = [n for n in graph if n.startswith(prefix)]
+        below = set().union(*(nx.descendants(graph, n) for n in own)) if own else set()
+        return sorted(n for n in below if not n.isdigit() and not n.startswith(prefix))
+
     @property
     def exists(self):
         """True if the database exists on the server."""
         if self.database is None:
             raise DataJointError("Schema must be activated first.")
-        return bool(
-            self.connection.query(
-                "SELECT schema_name FROM information_schema.schemata WHERE schema_name = %s",
-                args=(self.database,),
-            ).rowcount
-        )
+        return adapter_of(self.connection).schema_exists(self.connection, self.database)
 
     @property
     def jobs(self):
@@ -331,13 +343,8 @@ class VirtualModule(types.ModuleType):
 
 def list_schemas(connection=None):
     """All schemas on the server the user can see (information_schema excluded)."""
-    return [
-        r[0]
-        for r in (connection or _conn()).query(
-            "SELECT schema_name FROM information_schema.schemata "
-            'WHERE schema_name <> "information_schema"'
-        )
-    ]
+    connection = connection or _conn()
+    return adapter_of(connection).list_schemas(connection)
 
 
 __all__ = ["Schema", "VirtualModule", "list_schemas", "FreeTable"]

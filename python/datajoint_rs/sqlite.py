@@ -347,13 +347,14 @@ class SQLiteConnection:
             self.connect()
         if isinstance(query, (bytes, bytearray)):
             query = bytes(query).decode()
-        sql = rewrite(query, self.schema_names)
+        # as the MySQL driver: %-formatting (placeholders, "%%") only when args are given
+        sql = rewrite(query, self.schema_names, params=args is not None)
         logger.debug("Executing SQL: " + sql[:1000])
         statements = split_statements(sql)
         with self._lock:
             try:
                 if len(statements) <= 1:
-                    cursor = self._conn.execute(sql, _adapt_args(args))
+                    cursor = self._conn.execute(sql, _adapt_args(args or ()))
                 else:  # a script (a table and its indexes): all of it or nothing
                     if args:
                         raise errors.DataJointError("A script of statements takes no arguments")

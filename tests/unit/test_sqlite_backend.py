@@ -262,3 +262,39 @@ def test_sqlite_literals():
     assert A.literal(True) == "1"
     with pytest.raises(errors.DataJointError):
         A.literal(float("nan"))
+
+
+def test_schema_catalog(tmp_path):
+    c = SQLiteConnection(tmp_path / "pipeline.sqlite")
+    assert A.list_schemas(c) == []
+    A.create_schema(c, "lab")
+    A.create_schema(c, "other")
+    assert A.schema_exists(c, "lab") and not A.schema_exists(c, "nope")
+    assert A.list_schemas(c) == ["lab", "other"]
+    with pytest.raises(errors.DataJointError, match="cannot contain"):
+        A.create_schema(c, "a.b")
+    declare(c, "`lab`.`#subject`", [column("subject_id", "int")], ["subject_id"])
+    fk = A.foreign_key_sql(["subject_id"], "`lab`.`#subject`", ["subject_id"])
+    key = A.key_column_sql("subject_id", "int", "")
+    declare(c, "`lab`.`session`", [key, column("s", "int")], ["subject_id", "s"], [fk])
+    declare(
+        c,
+        "`lab`.`session__part`",
+        [key, column("s", "int")],
+        ["subject_id", "s"],
+        [A.foreign_key_sql(["subject_id", "s"], "`lab`.`session`", ["subject_id", "s"])],
+    )
+    declare(c, "`other`.`t`", [column("k", "int")], ["k"])
+    assert A.list_tables(c, "lab") == ["#subject", "session", "session__part"]
+    assert A.table_exists(c, "lab", "session") and not A.table_exists(c, "other", "session")
+    c.query("INSERT INTO `lab`.`#subject` VALUES (1)")
+    c.query("INSERT INTO `lab`.`session` VALUES (1, 1)")
+    A.drop_schema(c, "lab")  # referencing tables go first
+    assert A.list_schemas(c) == ["other"]
+    assert A.list_tables(c, "lab") == []
+    assert A.list_tables(c, "other") == ["t"]
+    c.close()
+    # the file keeps the schemas
+    c = SQLiteConnection(tmp_path / "pipeline.sqlite")
+    assert A.list_schemas(c) == ["other"]
+    c.close()

@@ -349,6 +349,49 @@ class MySQLAdapter:
             )
         return result
 
+    # ---- schemas and tables in the catalog ---------------------------------------------------
+    def create_schema(self, conn, database: str) -> None:
+        conn.query(f"CREATE DATABASE {self.quote(database)}")
+
+    def drop_schema(self, conn, database: str) -> None:
+        conn.query(f"DROP DATABASE {self.quote(database)}")
+
+    def schema_exists(self, conn, database: str) -> bool:
+        return bool(
+            conn.query(
+                "SELECT schema_name FROM information_schema.schemata WHERE schema_name = %s",
+                args=(database,),
+            ).rowcount
+        )
+
+    def list_schemas(self, conn) -> list[str]:
+        """All schemas the user can see (information_schema excluded)."""
+        return [
+            row[0]
+            for row in conn.query(
+                "SELECT schema_name FROM information_schema.schemata "
+                'WHERE schema_name <> "information_schema"'
+            )
+        ]
+
+    def list_tables(self, conn, database: str) -> list[str]:
+        return [row[0] for row in conn.query(f"SHOW TABLES in {self.quote(database)}")]
+
+    def table_exists(self, conn, database: str, table_name: str) -> bool:
+        cur = conn.query(f'SHOW TABLES in {self.quote(database)} LIKE "{table_name}"')
+        return cur.rowcount > 0
+
+    def schema_size(self, conn, database: str) -> int:
+        """Data and index bytes of the tables of ``database``."""
+        return int(
+            conn.query(
+                "SELECT SUM(data_length + index_length) FROM information_schema.tables "
+                "WHERE table_schema=%s",
+                args=(database,),
+            ).fetchone()[0]
+            or 0
+        )
+
     # ==== dependency graph: catalog queries of datajoint_rs.dependencies ======================
     # (section owned by dependencies.py; keep it at the end of the class)
     # Both return (sql, args) with the schema names bound as parameters; "%%" is a literal "%"

@@ -298,6 +298,67 @@ class SQLiteAdapter(MySQLAdapter):
                 )
         return result
 
+    # ---- schemas and tables in the catalog ---------------------------------------------------
+    def create_schema(self, conn, database: str) -> None:
+        if "." in database or "`" in database:
+            raise DataJointError(f"A schema name on SQLite cannot contain '.' or '`': {database!r}")
+        conn.query("INSERT INTO `~~schemas` (name) VALUES (%s)", (database,))
+        conn.forget_schema_names()
+
+    def drop_schema(self, conn, database: str) -> None:
+        """Drop the schema's tables (referencing tables first) and its catalog entry, all or
+        nothing. References from other schemas make it fail (the caller checks first)."""
+        tables = self.list_tables(conn, database)
+        references = conn.query(
+            "SELECT m.name, f.`table` FROM sqlite_master m "
+            "JOIN pragma_foreign_key_list(m.name) f WHERE m.type = 'table' "
+            "AND substr(m.name, 1, instr(m.name, '.') - 1) = %s",
+            (database,),
+        ).fetchall()
+        prefix = database + "."
+        remaining = {prefix + t for t in tables}
+        refs = {(child, parent) for child, parent in references if parent != child}
+        statements = []
+        while remaining:  # leaves (tables nothing remaining references) first
+            leaves = sorted(
+                t for t in remaining if not any(p == t and c in remaining for c, p in refs)
+            )
+            if not leaves:
+                raise DataJointError(f"Circular references between the tables of {database}")
+            statements += [f"DROP TABLE `{t}`" for t in leaves]
+            remaining -= set(leaves)
+        statements.append(f"DELETE FROM `~~schemas` WHERE name = {self.literal(database)}")
+        conn.query(";\n".join(statements), None)
+        conn.forget_schema_names()
+
+    def schema_exists(self, conn, database: str) -> bool:
+        return database in conn.schema_names
+
+    def list_schemas(self, conn) -> list[str]:
+        return sorted(conn.schema_names)
+
+    def list_tables(self, conn, database: str) -> list[str]:
+        rows = conn.query(
+            "SELECT substr(name, instr(name, '.') + 1) FROM sqlite_master "
+            "WHERE type = 'table' AND substr(name, 1, instr(name, '.') - 1) = %s ORDER BY name",
+            (database,),
+        ).fetchall()
+        return [name for (name,) in rows]
+
+    def table_exists(self, conn, database: str, table_name: str) -> bool:
+        return self._table_sql(conn, database, table_name) is not None
+
+    def schema_size(self, conn, database: str) -> int:
+        """Bytes of the pages of the schema's tables and indexes (needs SQLite's dbstat)."""
+        try:
+            row = conn.query(
+                "SELECT SUM(pgsize) FROM dbstat WHERE substr(name, 1, instr(name, '.') - 1) = %s",
+                (database,),
+            ).fetchone()
+        except DataJointError:  # dbstat is not compiled in
+            return 0
+        return int(row[0] or 0)
+
     # ---- dependency graph --------------------------------------------------------------------
     _FULL_NAME = (
         "'`' || substr({t}, 1, instr({t}, '.') - 1) || '`.`' || substr({t}, instr({t}, '.') + 1)"
