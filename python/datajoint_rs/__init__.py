@@ -13,6 +13,7 @@ from .attribute_adapter import AttributeAdapter
 from .blob import MatCell, MatStruct
 from .condition import AndList, Not, Top
 from .connection import Connection, conn
+from .diagram import ERD, Di, Diagram
 from .errors import DataJointError
 from .expression import U
 from .fetch import key
@@ -45,6 +46,9 @@ __all__ = [
     "Imported",
     "Computed",
     "Part",
+    "Diagram",
+    "Di",
+    "ERD",
     "Not",
     "AndList",
     "Top",

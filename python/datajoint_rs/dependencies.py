@@ -23,7 +23,7 @@ from collections import defaultdict
 
 import networkx as nx
 
-from .adapters import get_adapter as _get_backend
+from .adapters import adapter_of
 from .errors import DataJointError
 
 _PART_NAME = re.compile(r"(?P<master>`\w+`.`#?\w+)__\w+`")
@@ -109,8 +109,10 @@ class Dependencies(nx.DiGraph):
     subgraph views), so the constructor must work without arguments.
     """
 
-    def __init__(self, connection=None):
+    def __init__(self, connection=None, schemas=None):
         self._conn = connection
+        # explicit schema names (a cascade's graph); None: the connection's activated schemas
+        self._schemas = None if schemas is None else sorted(schemas)
         self._node_alias_count = itertools.count()
         self._loaded = False
         super().__init__()
@@ -122,7 +124,8 @@ class Dependencies(nx.DiGraph):
 
     def _fetch(self, query_name, *, as_dict=False):
         """Run one of the backend's dependency-graph catalog queries over the schemas."""
-        sql, args = getattr(_get_backend(), query_name)(self._conn.schemas)
+        schemas = self._conn.schemas if self._schemas is None else self._schemas
+        sql, args = getattr(adapter_of(self._conn), query_name)(schemas)
         return self._conn.query(sql, args=args, as_dict=as_dict)
 
     def load(self, force=True):
@@ -207,3 +210,33 @@ class Dependencies(nx.DiGraph):
         self.load(force=False)
         above = self.subgraph(nx.ancestors(self, full_table_name))
         return reversed(above.topo_sort() + [full_table_name])
+
+
+def _schema_of(full_table_name):
+    return full_table_name.split("`")[1]
+
+
+def load_dependents(connection, databases=()):
+    """A freshly loaded dependency graph that holds every table depending, directly or not,
+    on the tables of the activated schemas and of ``databases``, wherever it is declared.
+
+    Cascading deletes and drops need it: a table of a schema that nobody activated in this
+    process may still reference ours (or reference a table that does). When the activated
+    schemas already hold all of them, this is ``connection.dependencies``, reloaded; otherwise
+    a separate graph over the larger set of schemas (the connection's graph, which diagrams
+    and ``list_tables`` show, is left as it is)."""
+    activated = set(connection.schemas)
+    names = activated | set(databases)
+    if names == activated and connection.dependencies is not None:
+        graph = connection.dependencies
+    else:
+        graph = Dependencies(connection, schemas=names)
+    while True:
+        graph.load(force=True)
+        # tables of other schemas referencing ours are nodes now; their own dependents
+        # are found by loading their schemas too
+        found = {_schema_of(node) for node in graph if not node.isdigit()} - names
+        if not found:
+            return graph
+        names |= found
+        graph = Dependencies(connection, schemas=names)

@@ -188,11 +188,13 @@ class Part(UserTable):
             return None
         return cls.master.table_name + "__" + from_camel_case(cls.__name__)
 
-    def delete(self, force=False):
-        """Parts are deleted through their master unless ``force=True``."""
+    def delete(self, force=False, **kwargs):
+        """Parts are deleted through their master unless ``force=True`` (then the part rows
+        alone go, with what depends on them). Other keywords (``transaction``, ``safemode``,
+        ``force_masters``) are passed on to ``Table.delete``."""
         if not force:
             raise DataJointError("Cannot delete from a Part directly. Delete from master instead")
-        return super().delete(force_parts=True)
+        return super().delete(force_parts=True, **kwargs)
 
     def drop(self, force=False):
         """Parts are dropped with their master unless ``force=True``."""
