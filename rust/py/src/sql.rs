@@ -13,23 +13,42 @@ use crate::errors::dj_error;
 /// Render rows (sequences of values) as `(v,v,...),(v,...)`: `None` is `DEFAULT`; int,
 /// float, str, bytes and bool are rendered natively; anything else (dates, Decimal, ...) by
 /// `fallback(value)`, which must return the literal as bytes (the driver's `literal`).
+///
+/// Binary values are hex literals, for a utf8mb4 connection; with `binary_charset` (for a
+/// statement sent after `SET NAMES binary`) they are escaped `_binary'..'` literals and
+/// strings carry the `_utf8mb4` introducer.
 #[pyfunction]
+#[pyo3(signature = (rows, fallback, binary_charset=false))]
 pub fn sql_values<'py>(
     py: Python<'py>,
     rows: &Bound<'py, PyAny>,
     fallback: &Bound<'py, PyAny>,
+    binary_charset: bool,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let mut out: Vec<u8> = Vec::with_capacity(1 << 16);
-    for (r, row) in rows.try_iter()?.enumerate() {
+    let rows = rows
+        .try_iter()?
+        .map(|row| row?.try_iter()?.collect::<PyResult<Vec<_>>>())
+        .collect::<PyResult<Vec<_>>>()?;
+    // sized for the binary values up front: growing a buffer of hundreds of MB by doubling
+    // copies it and faults in fresh pages several times over
+    let binary: usize = rows
+        .iter()
+        .flatten()
+        .filter_map(|v| v.cast::<PyBytes>().ok().map(|b| b.as_bytes().len()))
+        .sum();
+    let per_byte = if binary_charset { 1.04 } else { 2.0 };
+    let mut out: Vec<u8> =
+        Vec::with_capacity((binary as f64 * per_byte) as usize + 32 * rows.len() + (1 << 12));
+    for (r, row) in rows.iter().enumerate() {
         if r > 0 {
             out.push(b',');
         }
         out.push(b'(');
-        for (i, value) in row?.try_iter()?.enumerate() {
+        for (i, value) in row.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            push_value(py, &value?, fallback, &mut out)?;
+            push_value(py, value, fallback, binary_charset, &mut out)?;
         }
         out.push(b')');
     }
@@ -40,12 +59,18 @@ fn push_value(
     py: Python<'_>,
     v: &Bound<'_, PyAny>,
     fallback: &Bound<'_, PyAny>,
+    binary_charset: bool,
     out: &mut Vec<u8>,
 ) -> PyResult<()> {
     if v.is_none() {
         out.extend_from_slice(b"DEFAULT");
     } else if v.is_exact_instance_of::<PyString>() {
-        sql::push_string(v.cast::<PyString>()?.to_str()?, out);
+        let text = v.cast::<PyString>()?.to_str()?;
+        if binary_charset {
+            sql::push_utf8mb4_string(text, out);
+        } else {
+            sql::push_string(text, out);
+        }
     } else if v.is_exact_instance_of::<PyBool>() {
         out.push(if v.is_truthy()? { b'1' } else { b'0' });
     } else if v.is_exact_instance_of::<PyInt>() {
@@ -58,9 +83,9 @@ fn push_value(
         sql::push_float(f, out)
             .ok_or_else(|| dj_error(py, format!("Cannot insert the float value {f}")))?;
     } else if let Ok(b) = v.cast::<PyBytes>() {
-        sql::push_hex(b.as_bytes(), out);
+        push_bytes(b.as_bytes(), binary_charset, out);
     } else if let Ok(b) = v.cast::<PyByteArray>() {
-        sql::push_hex(&b.to_vec(), out);
+        push_bytes(&b.to_vec(), binary_charset, out);
     } else {
         let lit = fallback.call1((v,))?;
         if let Ok(b) = lit.cast::<PyBytes>() {
@@ -70,6 +95,14 @@ fn push_value(
         }
     }
     Ok(())
+}
+
+fn push_bytes(data: &[u8], binary_charset: bool, out: &mut Vec<u8>) {
+    if binary_charset {
+        sql::push_binary(data, out);
+    } else {
+        sql::push_hex(data, out);
+    }
 }
 
 /// Render rows given as dicts with the same keys (`fields`, in column order) straight into
