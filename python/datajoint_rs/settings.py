@@ -51,6 +51,10 @@ default = {
     "database.port": 3306,
     "database.reconnect": True,
     "database.use_tls": None,
+    # datajoint_rs: "mysql" (MySQL / MariaDB, default) or "sqlite" (docs/design-sqlite.md),
+    # whose database file (or folder for datajoint.sqlite) is "database.path"
+    "database.backend": "mysql",
+    "database.path": "datajoint.sqlite",
     "connection.init_function": None,
     "connection.charset": "",  # empty: the driver's default (utf8mb4)
     "loglevel": "INFO",
@@ -71,6 +75,10 @@ default = {
     "query_cache": None,
     "external.aws_access_key_id": None,
     "external.aws_secret_access_key": None,
+    # datajoint_rs: external transfers (blob@store, attach, filepath) run on a bounded thread
+    # pool of this many workers, with a tqdm progress bar when "external.progress" is True
+    "external.transfer_workers": 8,
+    "external.progress": False,
     # datajoint_rs: envelope for compressed blobs. "zlib" (DataJoint 0.14's ZL123, readable
     # by every DataJoint) or "zstd" (datajoint_rs's ZS123: faster, only datajoint_rs reads it).
     "blob.compression": "zlib",
@@ -90,6 +98,24 @@ _VALID_LOGLEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 validators = collections.defaultdict(lambda: lambda value: True)
 validators["database.port"] = lambda value: isinstance(value, int)
 validators["blob.compression"] = lambda value: value in BLOB_COMPRESSIONS
+validators["external.transfer_workers"] = lambda value: (
+    isinstance(value, int) and not isinstance(value, bool) and value >= 1
+)
+validators["cache"] = lambda value: value is None or isinstance(value, (str, os.PathLike))
+for _limit in ("filepath_checksum_size_limit", "filepath_checksum_size_limit_insert"):
+    validators[_limit] = lambda value: (
+        value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0)
+    )
+validators["stores"] = lambda value: isinstance(value, collections.abc.Mapping)
+
+#: What a setting must be, for the error message of a failed validator.
+_EXPECTED = {
+    "external.transfer_workers": "a positive int",
+    "cache": "None or a folder path",
+    "filepath_checksum_size_limit": "None or a non-negative int (bytes)",
+    "filepath_checksum_size_limit_insert": "None or a non-negative int (bytes)",
+    "stores": 'a dict {store name: spec}, e.g. {"raw": {"protocol": "file", "location": ...}}',
+}
 
 #: Environment variables read at import, and the settings they override.
 ENV_VARS = {
@@ -99,6 +125,8 @@ ENV_VARS = {
     "DJ_AWS_ACCESS_KEY_ID": "external.aws_access_key_id",
     "DJ_AWS_SECRET_ACCESS_KEY": "external.aws_secret_access_key",
     "DJ_LOG_LEVEL": "loglevel",
+    "DJ_BACKEND": "database.backend",
+    "DJ_DATABASE_PATH": "database.path",
 }
 
 # keys of a store spec, by protocol: upper case = required, lower case = optional
@@ -144,6 +172,8 @@ class _Settings:
                     f'dj.config["blob.compression"] must be one of {BLOB_COMPRESSIONS}, '
                     f"not {value!r}"
                 )
+            if key in _EXPECTED:
+                raise DataJointError(f'dj.config["{key}"] must be {_EXPECTED[key]}, not {value!r}')
             raise DataJointError(f"Validator for {key} did not pass")
         if key == "loglevel":
             if value not in _VALID_LOGLEVELS:
@@ -255,7 +285,33 @@ class Config(collections.abc.MutableMapping):
         for key in spec:
             if key.upper() not in allowed and key.lower() not in allowed:
                 raise DataJointError(f'Invalid key "{key}" in dj.config["stores"]["{store}"]')
+        _check_store_values(store, spec)
         return spec
+
+
+def _check_store_values(store, spec):
+    """Clear errors for store settings of the wrong kind, which DataJoint 0.14 accepts and
+    then fails on deep inside the storage client (datajoint_rs addition)."""
+    where = f'dj.config["stores"]["{store}"]'
+    for key in ("location", "endpoint", "bucket", "access_key", "secret_key", "stage"):
+        if key in spec and not isinstance(spec[key], (str, os.PathLike)):
+            raise DataJointError(f'{where}["{key}"] must be a string, not {spec[key]!r}')
+    folds = spec["subfolding"]
+    if folds is not None and (
+        not isinstance(folds, (list, tuple))
+        or not all(isinstance(f, int) and not isinstance(f, bool) and f > 0 for f in folds)
+    ):
+        raise DataJointError(
+            f'{where}["subfolding"] must be a tuple of positive ints such as (2, 2), not {folds!r}'
+        )
+    if spec["protocol"].lower() == "s3":
+        if "secure" in spec and not isinstance(spec["secure"], bool):
+            raise DataJointError(f'{where}["secure"] must be True or False')
+        if "://" in str(spec["endpoint"]):
+            raise DataJointError(
+                f'{where}["endpoint"] must be "host[:port]" without a scheme, not '
+                f'{spec["endpoint"]!r} (use "secure": True for https)'
+            )
 
 
 def _config_file():

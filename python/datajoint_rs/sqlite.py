@@ -396,7 +396,9 @@ class SQLiteConnection:
     def start_transaction(self):
         if self.in_transaction:
             raise errors.DataJointError("Nested connections are not supported.")
-        self.query("BEGIN")
+        # the write lock from the start: a transaction that read first could not write once
+        # another process committed (SQLITE_BUSY_SNAPSHOT); readers are not blocked (WAL)
+        self.query("BEGIN IMMEDIATE")
         self._in_transaction = True
 
     def cancel_transaction(self):

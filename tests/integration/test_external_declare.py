@@ -8,8 +8,8 @@ with a ``file`` store configured in both packages; then
   schema name);
 - the schema declared by the reference loads in datajoint_rs: headings equal, the
   ``~external_local`` table's ``references`` / ``used`` / ``unused`` agree with the reference;
-- writing or reading an external object with datajoint_rs raises a clear DataJointError
-  (storage transfers are not implemented yet) and writes nothing;
+- objects written by the reference are read by datajoint_rs and the other way round (the
+  full round trips are in test_external.py and tests/interop/test_external_interop.py);
 - invalid store configurations raise the reference's errors.
 
 Needs DJ_HOST, DJ_USER, DJ_PASS and the reference datajoint installed; skipped otherwise.
@@ -50,7 +50,6 @@ pytestmark = [
 SUFFIX = uuid.uuid4().hex[:8]
 THEIRS = f"djtest_extd_{SUFFIX}_py"  # declared by the reference
 OURS = f"djtest_extd_{SUFFIX}_rs"  # declared by datajoint_rs
-UNAVAILABLE = "external storage transfers are not available yet in datajoint_rs"
 
 
 def declare(pkg, database, connection):
@@ -266,44 +265,16 @@ def test_used_unused(schemas, loaded, our_conn, store, filled):
     assert len(ours) == len(ref_table) == 3
     assert len(ours.used()) == len(ref_table.used()) == 2
     assert sorted(ours.used().fetch("hash")) == sorted(ref_table.used().fetch("hash"))
-    # 0.14 quirk, kept: ``unused`` is ``hash NOT IN (SELECT path ...)``, which is never true
+    # 0.14 bug, fixed (#1000): its ``unused`` is ``hash NOT IN (SELECT path ...)``, never true
     # while a referencing column holds a NULL (here: scan.path), so the orphan is not listed
-    assert len(ours.unused()) == len(ref_table.unused()) == 0
-    assert ours.unused().make_sql() == ref_table.unused().make_sql()
+    assert len(ref_table.unused()) == 0
+    assert len(ours.unused()) == 1
+    assert ours.unused().fetch1("size") == len(b"an orphan object")
     doc = (ref_classes["Scan"] & "scan_id=1").fetch1("doc", download_path=str(store["stage"]))
     assert doc.endswith("notes.txt")
     # the recorded name of an attachment needs no object storage
     (doc_hash,) = our_conn.query(f"SELECT doc FROM `{THEIRS}`.`scan`").fetchone()
     assert ours.get_attachment_name(uuid.UUID(bytes=doc_hash)) == "notes.txt"
-
-
-@pytest.mark.parametrize(
-    "method, args",
-    [
-        ("put", (b"x",)),
-        ("get", (uuid.uuid4(),)),
-        ("upload_attachment", ("a.txt",)),
-        ("download_attachment", (uuid.uuid4(), "a.txt", "a.txt")),
-        ("upload_filepath", ("a.txt",)),
-        ("download_filepath", (uuid.uuid4(),)),
-        ("fetch_external_paths", ()),
-        ("exists", ("a.txt",)),
-    ],
-)
-def test_transfers_unavailable(schemas, store, method, args):
-    table = schemas["ours"][0].external["local"]
-    n = len(table)
-    with pytest.raises(DataJointError, match=UNAVAILABLE):
-        getattr(table, method)(*args)
-    assert len(table) == n
-    assert not any(store["location"].glob(f"{OURS}/**/*"))
-
-
-def test_delete_unavailable(schemas):
-    table = schemas["ours"][0].external["local"]
-    for flag in (True, False):
-        with pytest.raises(DataJointError, match=UNAVAILABLE):
-            table.delete(delete_external_files=flag)
 
 
 def test_none_passes_through(schemas):
@@ -366,24 +337,22 @@ def test_parents(schemas, loaded):
     assert loaded.Scan().parents() == ref_parents == []
 
 
-@pytest.mark.parametrize(
-    "row",
-    [
-        dict(scan_id=10, raw=np.arange(3)),
-        dict(scan_id=11, doc="notes.txt"),
-        dict(scan_id=12, path="data/file.bin"),
-    ],
-    ids=["blob", "attach", "filepath"],
-)
-def test_insert_external_refused(schemas, loaded, our_conn, store, filled, row):
-    before = {t: count(our_conn, THEIRS, t) for t in ("scan", "~external_local")}
-    files = sorted(store["location"].rglob("*"))
-    with pytest.raises(DataJointError, match=UNAVAILABLE):
-        loaded.Scan.insert1(row)
-    with pytest.raises(DataJointError, match=UNAVAILABLE):  # a batch: nothing goes in
-        loaded.Scan.insert([{**row, "scan_id": 20, **dict.fromkeys(row.keys() - {"scan_id"})}, row])
-    assert {t: count(our_conn, THEIRS, t) for t in before} == before
-    assert sorted(store["location"].rglob("*")) == files
+def test_insert_external_into_reference_schema(schemas, loaded, our_conn, store, filled):
+    """datajoint_rs writes objects into the reference's schema; the reference reads them."""
+    ref_classes = schemas["theirs"][1]
+    attachment = store["stage"] / "ours.txt"
+    attachment.write_text("written by datajoint_rs")
+    data = store["stage"] / "data" / "file.bin"
+    data.parent.mkdir(exist_ok=True)
+    data.write_bytes(b"\x00\x01" * 100)
+    loaded.Scan.insert1(dict(scan_id=10, raw=np.arange(3), doc=str(attachment), path=str(data)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        row = (ref_classes["Scan"] & "scan_id=10").fetch1(download_path=str(store["location"]))
+    np.testing.assert_array_equal(row["raw"], np.arange(3))
+    assert open(row["doc"]).read() == "written by datajoint_rs"
+    assert row["path"] == str(data)
+    (loaded.Scan & "scan_id=10").delete_quick()
 
 
 def test_insert_without_external_values(schemas, loaded, our_conn):
@@ -398,12 +367,11 @@ def test_insert_without_external_values(schemas, loaded, our_conn):
     (loaded.Scan & "scan_id=30").delete_quick()
 
 
-def test_fetch_external_refused(schemas, loaded, filled):
-    """Objects written by the reference cannot be read yet; plain columns can."""
+def test_fetch_external(schemas, loaded, filled):
+    """Objects written by the reference are read by datajoint_rs."""
     scan = loaded.Scan & "scan_id=1"
     assert scan.fetch1("note") == ""
-    with pytest.raises(DataJointError, match=UNAVAILABLE):
-        scan.fetch1("raw")
+    np.testing.assert_array_equal(scan.fetch1("raw"), np.arange(5))
 
 
 # ---- invalid store configurations -------------------------------------------------------

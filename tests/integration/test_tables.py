@@ -314,6 +314,37 @@ def test_every_type_round_trips(clean, tmp_path):
     assert rec["u64"][0] == 9223372036854775807
 
 
+def test_large_insert_on_the_binary_charset(clean, tmp_path, connection, monkeypatch):
+    """An insert carrying over a megabyte of binary values is sent on the binary character
+    set (escaped ``_binary`` literals, ``_utf8mb4`` strings): every type still round-trips,
+    and the session's character set is back afterwards, also after a failed insert."""
+    lab = clean
+    before = connection.query("SELECT @@character_set_client, @@collation_connection").fetchone()
+    rng = np.random.default_rng(7)
+    big = rng.integers(0, 256, 1_500_000, dtype=np.uint8)  # every byte value, escapes included
+    rows = [full_row(tmp_path, id=i, lb=big, vc="ünïcødé ' \\ \" ✓", j={"é": [i]}) for i in (1, 2)]
+    used = []
+    original = type(connection).binary_charset
+
+    def spy(self):
+        used.append(self)
+        return original(self)
+
+    monkeypatch.setattr(type(connection), "binary_charset", spy)
+    lab.AllTypes.insert(rows)
+    assert used == [lab.AllTypes.connection]
+    for row in rows:
+        got = (lab.AllTypes & {"id": row["id"]}).fetch1(download_path=tmp_path / "dl")
+        for name in ("lb", "vc", "j", "num", "d", "dt3", "t", "u", "en", "mb"):
+            blob_helpers.assert_same(got[name], row[name], name)
+    after = connection.query("SELECT @@character_set_client, @@collation_connection").fetchone()
+    assert after == before
+    with pytest.raises(dj.errors.DuplicateError):
+        lab.AllTypes.insert1(rows[0])
+    assert connection.query("SELECT @@character_set_client").fetchone() == before[:1]
+    assert len(lab.AllTypes) == 2
+
+
 def test_defaults_and_nulls(clean, tmp_path):
     lab = clean
     row = full_row(tmp_path, id=2)

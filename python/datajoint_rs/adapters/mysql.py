@@ -349,6 +349,35 @@ class MySQLAdapter:
             )
         return result
 
+    # ---- inserts -----------------------------------------------------------------------------
+    #: INSERT statements carry their values rendered into the SQL text (``_native.sql_values``,
+    #: MySQL's escaping); False: values go as parameters (``connection.executemany``)
+    renders_values = True
+
+    def skip_duplicates_clause(self, primary_key: Sequence[str], table: str | None = None) -> str:
+        """The tail of an INSERT that skips rows whose key exists (0.14: an update of the first
+        key attribute to itself; ``table`` qualifies it in INSERT ... SELECT)."""
+        pk = self.quote(primary_key[0])
+        return f" ON DUPLICATE KEY UPDATE {pk}={table + '.' if table else ''}{pk}"
+
+    def insert_select_sql(
+        self, command: str, table: str, fields: Sequence[str], select_sql: str, tail: str
+    ) -> str:
+        return f"{command} INTO {table} ({self.quote_list(fields)}) {select_sql}{tail}"
+
+    def max_statement_bytes(self, conn) -> int:
+        """The longest statement the server accepts (``max_allowed_packet``)."""
+        return int(conn.query("SELECT @@max_allowed_packet").fetchone()[0])
+
+    def table_size(self, conn, database: str, table_name: str) -> int:
+        """Data and index bytes of one table."""
+        row = conn.query(
+            f"SHOW TABLE STATUS FROM {self.quote(database)} WHERE NAME=%s",
+            args=(table_name,),
+            as_dict=True,
+        ).fetchone()
+        return row["Data_length"] + row["Index_length"]
+
     # ---- schemas and tables in the catalog ---------------------------------------------------
     def create_schema(self, conn, database: str) -> None:
         conn.query(f"CREATE DATABASE {self.quote(database)}")

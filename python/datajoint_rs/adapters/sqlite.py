@@ -27,7 +27,7 @@ import numpy as np
 from ..errors import DataJointError
 from .mysql import TYPE_PATTERN, MySQLAdapter, _time_literal
 
-_META = re.compile(r"/\*dj (?P<json>\{.*?\}) \*/", re.S)
+_META = re.compile(r"/\*dj (?P<json>\[.*?\]) \*/", re.S)
 
 _INT_RANGES = {
     "tinyint": 8,
@@ -47,9 +47,23 @@ _TEMPORAL_GLOB = {
 
 
 def _meta_comment(data: dict) -> str:
-    """``/*dj {json} */`` (``*/`` inside the text escaped as JSON's ``*\\/``)."""
-    text = json.dumps(data, ensure_ascii=False, sort_keys=True).replace("*/", "*\\/")
+    """``/*dj [...] */``: a JSON list (a column's ``["c", type, comment, autoincrement]`` or
+    the table's ``["t", comment]``). The text has no braces (callers ``str.format`` the DDL;
+    JSON's ``\\u007b`` escapes stand for them) and no ``*/`` (written ``*\\/``)."""
+    if "type" in data:
+        items = ["c", data["type"], data["comment"], bool(data.get("autoincrement"))]
+    else:
+        items = ["t", data["comment"]]
+    text = json.dumps(items, ensure_ascii=False)
+    text = text.replace("{", "\\u007b").replace("}", "\\u007d").replace("*/", "*\\/")
     return f"/*dj {text} */"
+
+
+def _read_meta(text: str) -> dict:
+    items = json.loads(text)
+    if items[0] == "c":
+        return {"type": items[1], "comment": items[2], "autoincrement": items[3]}
+    return {"comment": items[1]}
 
 
 def _storage_and_check(name: str, sql_type: str) -> tuple[str, str]:
@@ -298,6 +312,34 @@ class SQLiteAdapter(MySQLAdapter):
                 )
         return result
 
+    # ---- inserts -----------------------------------------------------------------------------
+    renders_values = False
+
+    def skip_duplicates_clause(self, primary_key: Sequence[str], table: str | None = None) -> str:
+        return " ON CONFLICT DO NOTHING"
+
+    def insert_select_sql(
+        self, command: str, table: str, fields: Sequence[str], select_sql: str, tail: str
+    ) -> str:
+        # an upsert clause after a SELECT needs a WHERE of that SELECT (SQLite's parser)
+        select = f"SELECT * FROM ({select_sql}) WHERE true" if tail else select_sql
+        return f"{command} INTO {table} ({self.quote_list(fields)}) {select}{tail}"
+
+    def max_statement_bytes(self, conn) -> int:
+        return 1_000_000_000  # SQLITE_MAX_SQL_LENGTH; values travel as parameters anyway
+
+    def table_size(self, conn, database: str, table_name: str) -> int:
+        name = self._sqlite_name(database, table_name)
+        try:
+            row = conn.query(
+                "SELECT SUM(pgsize) FROM dbstat WHERE name = %s OR name IN "
+                "(SELECT name FROM pragma_index_list(%s))",
+                (name, name),
+            ).fetchone()
+        except DataJointError:  # dbstat is not compiled in
+            return 0
+        return int(row[0] or 0)
+
     # ---- schemas and tables in the catalog ---------------------------------------------------
     def create_schema(self, conn, database: str) -> None:
         if "." in database or "`" in database:
@@ -435,7 +477,7 @@ def _metadata(create_sql: str) -> tuple[dict[str, dict], dict]:
     keeps the comment of the added column)."""
     columns, table, start = {}, {}, 0
     for match in _META.finditer(create_sql):
-        data = json.loads(match["json"])
+        data = _read_meta(match["json"])
         if "type" in data:
             clauses = list(_CLAUSE_START.finditer(create_sql, start, match.start()))
             if clauses:
