@@ -238,6 +238,7 @@ class SQLiteConnection:
         self.init_fun = init_fun
         self.conn_info = dict(host=str(self.path), port=None, user=getpass.getuser(), passwd=None)
         self._conn = None
+        self._pid = os.getpid()
         self._lock = threading.RLock()
         self._in_transaction = False
         self._query_cache = None
@@ -284,16 +285,20 @@ class SQLiteConnection:
                 f"Cannot open the SQLite database {self.path}: {err}"
             ) from err
         self._conn = conn
+        self._pid = os.getpid()
         self._schema_names = None
         self.connection_id = os.getpid() * 1000 + next(_ids) % 1000
         self._in_transaction = False
 
     def close(self):
         if self._conn is not None:
-            try:
-                self._conn.close()
-            except sqlite3.Error:
-                pass
+            if self._pid == os.getpid():
+                try:
+                    self._conn.close()
+                except sqlite3.Error:
+                    pass
+            # else: inherited through fork. SQLite must not touch the parent's handle in the
+            # child (closing it could checkpoint the WAL under the parent); it is abandoned.
             self._conn = None
 
     def ping(self):
@@ -343,7 +348,7 @@ class SQLiteConnection:
         """Run one SQL statement (MySQL-flavoured, see :func:`rewrite`) and return a cursor.
         ``raw_numbers`` and ``unbuffered`` are accepted for the interface's sake: SQLite
         returns numbers as numbers and reads rows lazily anyway."""
-        if self._conn is None:
+        if self._conn is None or self._pid != os.getpid():  # a forked child opens its own
             self.connect()
         if isinstance(query, (bytes, bytearray)):
             query = bytes(query).decode()
