@@ -546,8 +546,10 @@ class MySQLAdapter:
         )
 
     def union_keys(self, sql1: str, sql2: str, alias: int, sorting: str) -> str:
-        """UNION of two key-only selections (duplicates removed)."""
-        return f"SELECT * FROM (({sql1}) UNION ({sql2})) as `_u{alias}{sorting}`"
+        """UNION of two key-only selections (duplicates removed), with ``sorting`` (ORDER BY /
+        LIMIT) after the alias. 0.14 writes it inside the alias's quotes, which breaks
+        ``fetch(order_by=...)`` and ``dj.Top`` on a union."""
+        return f"SELECT * FROM (({sql1}) UNION ({sql2})) as `_u{alias}`{sorting}"
 
     def union_all_rows(self, sql1: str, sql2: str) -> str:
         return f"({sql1})  UNION ({sql2})"

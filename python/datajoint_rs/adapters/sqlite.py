@@ -66,6 +66,58 @@ def _read_meta(text: str) -> dict:
     return {"comment": items[1]}
 
 
+def _parse_time(text: str) -> datetime.timedelta:
+    """``[-]H+:MM:SS[.ffffff]`` (MySQL's TIME) as a timedelta."""
+    sign = -1 if text.startswith("-") else 1
+    hours, minutes, seconds = text.lstrip("-").split(":")
+    return sign * datetime.timedelta(
+        hours=int(hours), minutes=int(minutes), seconds=float(seconds)
+    )
+
+
+def _parse_datetime(text: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(text)
+
+
+def _parse_date(text: str) -> datetime.date:
+    return datetime.date.fromisoformat(text)
+
+
+def _parser(sql_type: str):
+    """The function turning a stored text of ``sql_type`` into its Python value, or None
+    for types sqlite3 already returns as such."""
+    t = sql_type.strip().lower()
+    if TYPE_PATTERN["DECIMAL"].match(t):
+        return decimal.Decimal
+    if TYPE_PATTERN["TEMPORAL"].match(t):
+        base = re.match(r"[a-z]+", t).group(0)
+        return {
+            "date": _parse_date,
+            "datetime": _parse_datetime,
+            "timestamp": _parse_datetime,
+            "time": _parse_time,
+        }.get(base)
+    return None
+
+
+def _as_reported(sql_type: str) -> str:
+    """The type as MySQL/MariaDB report a column declared with ``sql_type`` (so that headings
+    and ``describe()`` read the same on both backends): lower case, ``bool`` as ``tinyint``,
+    no blanks between enum values, and the spellings the server normalizes."""
+    t = sql_type.strip()
+    if TYPE_PATTERN["ENUM"].match(t):
+        head, values = t[: t.index("(")], t[t.index("(") :]
+        parts = re.findall(r"'(?:[^'\\]|''|\\.)*'|\"(?:[^\"\\]|\"\"|\\.)*\"|[^'\"\s]+", values)
+        return head.strip().lower() + "".join(parts)
+    t = re.sub(r"\s+", " ", t).lower()
+    if TYPE_PATTERN["BOOL"].match(t):
+        return "tinyint"
+    t = re.sub(r"^integer\b", "int", t)
+    t = re.sub(r"^numeric\b", "decimal", t)
+    t = re.sub(r"^real\b", "double", t)
+    return t
+
+
 def _storage_and_check(name: str, sql_type: str) -> tuple[str, str]:
     """(SQLite storage class, CHECK expression or "") of a column declared as ``sql_type``."""
     col = f"`{name}`"
@@ -158,9 +210,9 @@ class SQLiteAdapter(MySQLAdapter):
         return comment  # kept in JSON inside the DDL's comments
 
     def column_sql(self, name: str, sql_type: str, default_clause: str, comment: str) -> str:
-        storage, check = _storage_and_check(name, sql_type)
         auto = re.search(r"\bauto_increment\b", sql_type, re.I)
-        declared = re.sub(r"\s+auto_increment\b", "", sql_type, flags=re.I).strip()
+        declared = _as_reported(re.sub(r"\s+auto_increment\b", "", sql_type, flags=re.I))
+        storage, check = _storage_and_check(name, declared)
         parts = [self.quote(name), storage]
         if auto:
             parts.append("PRIMARY KEY AUTOINCREMENT")
@@ -215,13 +267,24 @@ class SQLiteAdapter(MySQLAdapter):
         if not auto:
             clauses.append(self.primary_key_sql(primary_key))
         clauses.extend(foreign_key_sql)
-        indexes = []
+        indexes, covered = [], {tuple(primary_key[:n]) for n in range(1, len(primary_key) + 1)}
         for number, index in enumerate(index_sql):
             match = re.match(r"(unique )?index \((.*)\)$", index, re.S)
             if match:
                 indexes.append((bool(match.group(1)), match.group(2), number))
             else:
                 clauses.append(index)  # UNIQUE (...) of a [unique] foreign key
+                covered.add(tuple(re.findall(r"`((?:[^`]|``)+)`", index)))
+        # as InnoDB does, an index for each foreign key that no other index starts with (the
+        # heading reads [nullable] and [unique] of references from these, and cascading
+        # deletes need them)
+        for number, fk in enumerate(foreign_key_sql):
+            match = re.match(r"FOREIGN KEY \((.*?)\) REFERENCES", fk)
+            columns = tuple(re.findall(r"`((?:[^`]|``)+)`", match.group(1))) if match else ()
+            if columns and columns not in covered:
+                covered.add(columns)
+                elements = ",".join(self.quote(c) for c in columns)
+                indexes.append((False, elements, f"fk{number}"))
         body = ",\n".join(clauses)
         statements = [
             f"CREATE TABLE IF NOT EXISTS {full_table_name} (\n{body}\n) STRICT "
@@ -311,6 +374,17 @@ class SQLiteAdapter(MySQLAdapter):
                     )
                 )
         return result
+
+    # ---- fetched values ----------------------------------------------------------------------
+    def convert_fetched(self, heading, columns):
+        """Columns as read by sqlite3 (dates, times and decimals are stored as text) turned
+        into the values the MySQL driver gives: date, datetime, timedelta, Decimal."""
+        for i, attr in enumerate(heading.attributes.values()):
+            parse = _parser(attr.type)
+            if parse is not None:
+                column = columns[i]
+                columns[i] = [None if v is None else parse(v) for v in column]
+        return columns
 
     # ---- inserts -----------------------------------------------------------------------------
     renders_values = False
@@ -459,7 +533,7 @@ class SQLiteAdapter(MySQLAdapter):
     def union_keys(self, sql1: str, sql2: str, alias: int, sorting: str) -> str:
         return (
             f"SELECT * FROM (SELECT * FROM ({sql1}) UNION SELECT * FROM ({sql2})) "
-            f"as `_u{alias}{sorting}`"
+            f"as `_u{alias}`{sorting}"
         )
 
     def union_all_rows(self, sql1: str, sql2: str) -> str:
