@@ -310,7 +310,7 @@ class ExternalTable(Table):
                 (
                     f"INSERT INTO {table} (hash, size) VALUES "
                     + ",".join(["(%s,%s)"] * len(part))
-                    + " ON DUPLICATE KEY UPDATE timestamp=CURRENT_TIMESTAMP",
+                    + self.adapter.touch_on_duplicate_clause(),
                     [v for o in part for v in (o.uuid.bytes, o.size)],
                 )
             )
@@ -320,7 +320,7 @@ class ExternalTable(Table):
                 (
                     f"INSERT INTO {table} (hash, size, attachment_name) VALUES "
                     + ",".join(["(%s,%s,%s)"] * len(part))
-                    + " ON DUPLICATE KEY UPDATE timestamp=CURRENT_TIMESTAMP",
+                    + self.adapter.touch_on_duplicate_clause(),
                     [v for o in part for v in (o.uuid.bytes, o.size, o.name)],
                 )
             )
@@ -655,15 +655,8 @@ class ExternalTable(Table):
     def references(self):
         """Generator of dicts ``{"referencing_table": "`db`.`table`", "column_name": ...}``,
         one per column (of any schema) with a foreign key to this table."""
-        return (
-            {k.lower(): v for k, v in row.items()}
-            for row in self.connection.query(
-                "SELECT concat('`', table_schema, '`.`', table_name, '`') as referencing_table, "
-                "column_name FROM information_schema.key_column_usage "
-                "WHERE referenced_table_name=%s and referenced_table_schema=%s",
-                args=(self.table_name, self.database),
-                as_dict=True,
-            )
+        return iter(
+            self.adapter.referencing_columns(self.connection, self.database, self.table_name)
         )
 
     def _referencing(self):
@@ -706,13 +699,13 @@ class ExternalTable(Table):
         relatives = list(dict.fromkeys(relatives))
         if not relatives:
             return set()
-        others = self.connection.query(
-            "SELECT table_schema FROM information_schema.tables "
-            "WHERE table_name=%s AND table_schema<>%s",
-            args=(self.table_name, self.database),
-        ).fetchall()
+        others = [
+            db
+            for db in self.adapter.schemas_with_table(self.connection, self.table_name)
+            if db != self.database
+        ]
         shared = set()
-        for (database,) in others:
+        for database in others:
             try:
                 rows = self.connection.query(
                     f"SELECT DISTINCT filepath FROM `{database}`.`{self.table_name}` "
@@ -783,7 +776,8 @@ class ExternalTable(Table):
         with atomic(self.connection):
             # the rows are locked from here to the commit: nobody can reference them meanwhile
             rows = self.connection.query(
-                f"SELECT {columns} FROM {self.full_table_name} WHERE hash IN ({marks}) FOR UPDATE",
+                f"SELECT {columns} FROM {self.full_table_name} WHERE hash IN ({marks})"
+                + self.adapter.lock_rows_clause,
                 args=[u.bytes for u, _ in items],
             ).fetchall()
             if not rows:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import datetime
 import decimal
 import os
+import pathlib
 import subprocess
 import sys
 import textwrap
+import types
 import uuid
 
 import blob_helpers
@@ -396,3 +398,82 @@ def test_several_processes_populate_sqlite_exactly_once(tmp_path):
     assert conn.query("SELECT count(*) FROM `work`.`__work`").fetchone()[0] == n
     assert conn.query("SELECT count(*) FROM `work`.`~jobs`").fetchone()[0] == 0
     conn.close()
+
+
+def test_alter_keeps_the_rows(filled, backend):
+    lab = filled
+    before = rows(lab.Subject)
+    lab.Subject.definition = lab.Subject.definition.replace(
+        'note = "" : varchar(16)', 'remark = "" : varchar(40)   # {note} renamed and longer'
+    ).replace("weight = null : float              # grams", "")
+    lab.Subject.definition = lab.Subject.definition.replace(
+        "# experimental subject", "# experimental subjects, altered"
+    )
+    lab.Subject.definition += "\n    extra = 5 : int\n"
+    lab.Subject.alter(prompt=False, context=vars(lab))
+    heading = lab.Subject.heading
+    assert "remark" in heading.names and "note" not in heading.names
+    assert "weight" not in heading.names
+    assert heading["remark"].type == "varchar(40)"
+    assert heading.table_status["comment"] == "experimental subjects, altered"
+    after = rows(lab.Subject)
+    assert [r["remark"] for r in after] == [r["note"] for r in before]
+    assert [r["extra"] for r in after] == [5] * len(before)
+    assert [r["dob"] for r in after] == [r["dob"] for r in before]
+    # the children still reference it
+    assert len(lab.Subject * lab.Session) == len(lab.Session)
+    with pytest.raises(errors.IntegrityError):
+        lab.Session.insert1(dict(subject_id=99, session=1))
+
+
+EXTERNAL = '''
+schema = dj.Schema(SCHEMA_NAME, connection=CONNECTION)
+
+
+@schema
+class Item(dj.Manual):
+    definition = """
+    item : int
+    ---
+    arr = null : blob@local
+    doc = null : attach@local
+    path = null : filepath@local
+    """
+'''
+
+
+def test_external_store(backend, tmp_path, monkeypatch):
+    _, conn, name = backend
+    monkeypatch.setenv("DJ_SUPPORT_FILEPATH_MANAGEMENT", "TRUE")
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    (tmp_path / "store").mkdir()
+    (stage / "raw.dat").write_bytes(b"raw bytes")
+    (tmp_path / "doc.txt").write_text("a document")
+    stores = {
+        "local": {"protocol": "file", "location": str(tmp_path / "store"), "stage": str(stage)}
+    }
+    with dj.config(stores=stores, safemode=False):
+        module = types.ModuleType("ext")
+        module.__dict__.update(dj=dj, SCHEMA_NAME=name, CONNECTION=conn)
+        exec(compile(EXTERNAL, "<ext>", "exec"), module.__dict__)
+        arr = np.random.default_rng(1).standard_normal(10_000)
+        module.Item.insert(
+            [
+                dict(item=1, arr=arr, doc=tmp_path / "doc.txt", path=stage / "raw.dat"),
+                dict(item=2, arr=arr, doc=None, path=None),  # the same content: stored once
+                dict(item=3, arr=None, doc=None, path=None),
+            ]
+        )
+        external = module.schema.external["local"]
+        assert len(external) == 3  # one blob, one attachment, one filepath
+        got = (module.Item & "item=1").fetch1(download_path=tmp_path / "dl")
+        np.testing.assert_array_equal(got["arr"], arr)
+        assert pathlib.Path(got["doc"]).read_text() == "a document"
+        assert pathlib.Path(got["path"]).read_bytes() == b"raw bytes"
+        (module.Item & "item=1").delete()
+        assert len(external.unused()) == 2  # the attachment and the filepath
+        external.delete(delete_external_files=True)
+        assert len(external) == 1
+        np.testing.assert_array_equal((module.Item & "item=2").fetch1("arr"), arr)
+        module.schema.drop()

@@ -378,6 +378,34 @@ class MySQLAdapter:
         ).fetchone()
         return row["Data_length"] + row["Index_length"]
 
+    def touch_on_duplicate_clause(self) -> str:
+        """The tail of an INSERT into a ``~external_<store>`` table: an existing row only gets
+        a new timestamp."""
+        return " ON DUPLICATE KEY UPDATE timestamp=CURRENT_TIMESTAMP"
+
+    #: the tail of a SELECT that locks its rows until the transaction ends
+    lock_rows_clause = " FOR UPDATE"
+
+    def referencing_columns(self, conn, database: str, table_name: str) -> list[dict]:
+        """``{"referencing_table": "`db`.`table`", "column_name": ...}`` for each column (of
+        any schema) with a foreign key to ``database.table_name``."""
+        rows = conn.query(
+            "SELECT concat('`', table_schema, '`.`', table_name, '`') as referencing_table, "
+            "column_name FROM information_schema.key_column_usage "
+            "WHERE referenced_table_name=%s and referenced_table_schema=%s",
+            args=(table_name, database),
+            as_dict=True,
+        )
+        return [{k.lower(): v for k, v in row.items()} for row in rows]
+
+    def schemas_with_table(self, conn, table_name: str) -> list[str]:
+        """The schemas that have a table named ``table_name``."""
+        rows = conn.query(
+            "SELECT table_schema FROM information_schema.tables WHERE table_name=%s",
+            args=(table_name,),
+        ).fetchall()
+        return [r[0] for r in rows]
+
     # ---- schemas and tables in the catalog ---------------------------------------------------
     def create_schema(self, conn, database: str) -> None:
         conn.query(f"CREATE DATABASE {self.quote(database)}")

@@ -70,9 +70,7 @@ def _parse_time(text: str) -> datetime.timedelta:
     """``[-]H+:MM:SS[.ffffff]`` (MySQL's TIME) as a timedelta."""
     sign = -1 if text.startswith("-") else 1
     hours, minutes, seconds = text.lstrip("-").split(":")
-    return sign * datetime.timedelta(
-        hours=int(hours), minutes=int(minutes), seconds=float(seconds)
-    )
+    return sign * datetime.timedelta(hours=int(hours), minutes=int(minutes), seconds=float(seconds))
 
 
 def _parse_datetime(text: str) -> datetime.datetime:
@@ -171,6 +169,10 @@ def _storage_and_check(name: str, sql_type: str) -> tuple[str, str]:
     raise DataJointError(f"The type {sql_type!r} is not available on the SQLite backend")
 
 
+#: the current local time, as MySQL's CURRENT_TIMESTAMP gives it in the session's time zone
+_NOW = "(datetime('now', 'localtime'))"
+
+
 class SQLiteAdapter(MySQLAdapter):
     """SQL text for SQLite 3.37+ (STRICT tables), from DataJoint's definition language."""
 
@@ -206,6 +208,12 @@ class SQLiteAdapter(MySQLAdapter):
         return "'" + value.replace("'", "''").replace("%", "%%") + "'"
 
     # ---- declaration -------------------------------------------------------------------------
+    def default_clause(self, default: str, nullable: bool) -> str:
+        clause = super().default_clause(default, nullable)
+        return re.sub(
+            r"DEFAULT CURRENT_TIMESTAMP(\(\d*\))?$", f"DEFAULT {_NOW}", clause, flags=re.I
+        )
+
     def escape_comment(self, comment: str) -> str:
         return comment  # kept in JSON inside the DDL's comments
 
@@ -297,6 +305,67 @@ class SQLiteAdapter(MySQLAdapter):
                 f"`{table}/{number}` ON {full_table_name} ({elements})"
             )
         return ";\n".join(statements)
+
+    # ---- ALTER TABLE ---------------------------------------------------------------------------
+    def _after(self, after: str | None) -> str:
+        return ""  # SQLite adds columns at the end; the rebuild places them
+
+    def rebuild_table(self, conn, full_table_name: str, create_sql: str, clauses) -> None:
+        """``alter()`` on SQLite, which cannot change a column in place: the table is made
+        anew from its new definition and the rows copied over (SQLite's documented procedure:
+        foreign keys off, one transaction, the references checked before committing).
+        ``clauses`` are the MySQL ALTER clauses: ``CHANGE `old` `new` ...`` renames, ``ADD``
+        columns get their defaults, ``DROP`` ones are left behind."""
+        if conn.in_transaction:
+            raise DataJointError("Cannot alter a table inside a transaction")
+        quoted = r"`((?:[^`]|``)+)`"
+        renamed, dropped = {}, set()
+        for clause in clauses:
+            clause = clause.strip()
+            match = re.match(rf"CHANGE {quoted} {quoted}", clause)
+            if match:
+                renamed[match.group(2)] = match.group(1)
+            match = re.match(rf"DROP {quoted}", clause)
+            if match:
+                dropped.add(match.group(1))
+        database, table = (part.strip("`") for part in full_table_name.split("`.`"))
+        old_columns = [c["name"] for c in self.load_columns(conn, database, table)]
+        temporary = f"`{database}`.`{table}~rebuild`"
+        new_sql = create_sql.replace(f"CREATE TABLE IF NOT EXISTS {full_table_name}", "", 1)
+        if new_sql == create_sql:
+            raise DataJointError("Cannot rebuild: unexpected CREATE TABLE statement")
+        statements = [s for s in new_sql.split(";\n")]  # the table, then its indexes
+        conn.query("PRAGMA foreign_keys = OFF", None)
+        try:
+            conn.start_transaction()
+            try:
+                conn.query(f"CREATE TABLE {temporary}{statements[0]}", None)
+                new_columns = [
+                    c["name"] for c in self.load_columns(conn, database, f"{table}~rebuild")
+                ]
+                pairs = [
+                    (new, renamed.get(new, new))
+                    for new in new_columns
+                    if renamed.get(new, new) in old_columns and new not in dropped
+                ]
+                conn.query(
+                    f"INSERT INTO {temporary} ({self.quote_list(n for n, _ in pairs)}) "
+                    f"SELECT {self.quote_list(o for _, o in pairs)} FROM {full_table_name}",
+                    None,
+                )
+                conn.query(f"DROP TABLE {full_table_name}", None)
+                conn.query(f"ALTER TABLE {temporary} RENAME TO `{database}.{table}`", None)
+                for index in statements[1:]:
+                    conn.query(index.replace("CREATE INDEX IF NOT EXISTS", "CREATE INDEX"), None)
+                broken = conn.query("PRAGMA foreign_key_check", None).fetchall()
+                if broken:
+                    raise DataJointError(f"The altered table breaks foreign keys: {broken[:3]}")
+            except BaseException:
+                conn.cancel_transaction()
+                raise
+            conn.commit_transaction()
+        finally:
+            conn.query("PRAGMA foreign_keys = ON", None)
 
     # ---- reading a table's heading -----------------------------------------------------------
     @staticmethod
@@ -413,6 +482,25 @@ class SQLiteAdapter(MySQLAdapter):
         except DataJointError:  # dbstat is not compiled in
             return 0
         return int(row[0] or 0)
+
+    def touch_on_duplicate_clause(self) -> str:
+        return f" ON CONFLICT DO UPDATE SET timestamp={_NOW}"
+
+    lock_rows_clause = ""  # transactions hold the database's write lock from BEGIN IMMEDIATE
+
+    def referencing_columns(self, conn, database: str, table_name: str) -> list[dict]:
+        rows = conn.query(
+            f"SELECT {self._FULL_NAME.format(t='m.name')} AS referencing_table, "
+            "f.`from` AS column_name FROM sqlite_master m "
+            "JOIN pragma_foreign_key_list(m.name) f "
+            "WHERE m.type = 'table' AND f.`table` = %s ORDER BY m.name, f.id, f.seq",
+            (self._sqlite_name(database, table_name),),
+            as_dict=True,
+        ).fetchall()
+        return rows
+
+    def schemas_with_table(self, conn, table_name: str) -> list[str]:
+        return [db for db in sorted(conn.schema_names) if self.table_exists(conn, db, table_name)]
 
     # ---- schemas and tables in the catalog ---------------------------------------------------
     def create_schema(self, conn, database: str) -> None:
@@ -568,6 +656,8 @@ def _unquote_default(default):
         return None
     if default.upper() == "NULL":
         return None
+    if default in (_NOW, _NOW[1:-1]):
+        return "CURRENT_TIMESTAMP"
     if len(default) >= 2 and default[0] == default[-1] and default[0] in "'\"":
         return default[1:-1].replace(default[0] * 2, default[0])
     return default
