@@ -329,7 +329,7 @@ class Table(QueryExpression):
             command, self.from_clause(), "`,`".join(field_list)
         ).encode()
         tail = (
-            " ON DUPLICATE KEY UPDATE `{pk}`=`{pk}`".format(pk=self.primary_key[0])
+            self.adapter.skip_duplicates_clause(self.primary_key)
             if skip_duplicates
             else ""
         ).encode()
@@ -774,7 +774,9 @@ class Table(QueryExpression):
             context = dict(frame.f_globals, **frame.f_locals)
             del frame
         old_definition = self.describe(context=context)
-        clauses, external_stores = alter(self.definition, old_definition, context)
+        adapter = self.adapter
+        with using(adapter):
+            clauses, external_stores = alter(self.definition, old_definition, context)
         if not clauses:
             if prompt:
                 logger.warning("Nothing to alter.")
@@ -785,7 +787,17 @@ class Table(QueryExpression):
         try:
             for store in external_stores:
                 self.connection.schemas[self.database].external[store]  # declares ~external_
-            self.connection.query(sql)
+            if hasattr(adapter, "rebuild_table"):  # no ALTER TABLE for these changes
+                with using(adapter):
+                    create_sql, _ = declare(self.full_table_name, self.definition, context)
+                adapter.rebuild_table(
+                    self.connection,
+                    self.full_table_name,
+                    create_sql.format(database=self.database),
+                    clauses,
+                )
+            else:
+                self.connection.query(sql)
         except AccessError:
             logger.warning(f"Could not alter {self.full_table_name} (insufficient privileges)")
             return
