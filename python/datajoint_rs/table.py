@@ -329,9 +329,7 @@ class Table(QueryExpression):
             command, self.from_clause(), "`,`".join(field_list)
         ).encode()
         tail = (
-            self.adapter.skip_duplicates_clause(self.primary_key)
-            if skip_duplicates
-            else ""
+            self.adapter.skip_duplicates_clause(self.primary_key) if skip_duplicates else ""
         ).encode()
         chunks = values
 
@@ -368,9 +366,15 @@ class Table(QueryExpression):
         command = "REPLACE" if replace else "INSERT"
         tail = adapter.skip_duplicates_clause(self.primary_key) if skip_duplicates else ""
         groups = {}
+        attrs = [self.heading[name] for name in field_list]
+        convert = [(i, a) for i, a in enumerate(attrs) if adapter.converts_parameter(a)]
         for row in prepared:
-            given = tuple(v is not None for v in row["values"])
-            groups.setdefault(given, []).append([v for v in row["values"] if v is not None])
+            values = row["values"]
+            for i, attr in convert:
+                if values[i] is not None:
+                    values[i] = adapter.parameter(attr, values[i])
+            given = tuple(v is not None for v in values)
+            groups.setdefault(given, []).append([v for v in values if v is not None])
         try:
             with transfer.atomic(self.connection):
                 for sql, args in tracking:
@@ -741,6 +745,18 @@ class Table(QueryExpression):
         ]
         if not assignments:
             return
+        adapter = self.adapter
+        if not adapter.renders_values:  # values as parameters: the backend's own forms
+            assignments = [
+                (
+                    name,
+                    adapter.column_default_sql(self.heading[name])
+                    if placeholder == "DEFAULT"
+                    else placeholder,
+                    adapter.parameter(self.heading[name], value),
+                )
+                for name, placeholder, value in assignments
+            ]
         values = [a[2] for a in assignments]
         pending = [i for i, v in enumerate(values) if isinstance(v, _PendingBlob)]
         packed_blobs = blob.pack_many([values[i].value for i in pending])

@@ -477,3 +477,29 @@ def test_external_store(backend, tmp_path, monkeypatch):
         assert len(external) == 1
         np.testing.assert_array_equal((module.Item & "item=2").fetch1("arr"), arr)
         module.schema.drop()
+
+
+def test_values_are_stored_as_mysql_stores_them(lab):
+    """Decimals rounded to their scale, single-precision floats, calendar dates, defaults
+    restored by update1: the same on both backends."""
+    lab.AllTypes.insert1(
+        dict(
+            id=1, i8=0, u8=0, i16=0, u16=0, i24=0, u24=0, i32=0, u32=0, i64=0, u64=0,
+            f32=0.123456789, f64=0.123456789, num="12.3456", unum="1.005", ch="a", vc="b",
+            en="alpha", d="2024-02-29", dt="2024-02-29 10:00:00", dt3="2024-02-29 10:00:00",
+            t="10:00:00", flag=0, u=uuid.UUID(int=1), dstr="given",
+        )
+    )  # fmt: skip
+    got = (lab.AllTypes & "id=1").fetch1()
+    assert got["num"] == decimal.Decimal("12.346")
+    assert got["unum"] == decimal.Decimal("1.01")
+    assert got["f32"] == pytest.approx(0.123457, abs=1e-9)
+    assert got["f64"] == 0.123456789
+    lab.AllTypes.update1(dict(id=1, dstr=None, num="-0.0005"))
+    got = (lab.AllTypes & "id=1").fetch1()
+    assert got["dstr"] == "x y"  # the default
+    assert got["num"] == decimal.Decimal("-0.001")
+    for bad in ("2024-02-30", "2023-02-29", "2024-13-01", "tomorrow"):
+        with pytest.raises(errors.DataJointError):
+            lab.AllTypes.update1(dict(id=1, d=bad))
+    assert (lab.AllTypes & "id=1").fetch1("d") == datetime.date(2024, 2, 29)

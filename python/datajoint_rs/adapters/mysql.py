@@ -354,6 +354,18 @@ class MySQLAdapter:
     #: MySQL's escaping); False: values go as parameters (``connection.executemany``)
     renders_values = True
 
+    def converts_parameter(self, attr) -> bool:
+        """Whether :meth:`parameter` changes values of ``attr`` (for backends that take
+        values as parameters)."""
+        return False
+
+    def parameter(self, attr, value):
+        """``value`` of ``attr`` as the backend stores it."""
+        return value
+
+    def column_default_sql(self, attr) -> str:
+        return "DEFAULT"
+
     def skip_duplicates_clause(self, primary_key: Sequence[str], table: str | None = None) -> str:
         """The tail of an INSERT that skips rows whose key exists (0.14: an update of the first
         key attribute to itself; ``table`` qualifies it in INSERT ... SELECT)."""

@@ -81,10 +81,18 @@ def _parse_date(text: str) -> datetime.date:
     return datetime.date.fromisoformat(text)
 
 
+def _parse_float32(value) -> float:
+    """A single-precision ``float`` as MySQL returns it: 6 significant digits."""
+    return float(f"{value:.6g}")
+
+
 def _parser(sql_type: str):
-    """The function turning a stored text of ``sql_type`` into its Python value, or None
-    for types sqlite3 already returns as such."""
+    """The function turning a stored value of ``sql_type`` into the value the MySQL driver
+    gives, or None for types sqlite3 already returns as such."""
     t = sql_type.strip().lower()
+    if re.match(r"float(\s*\(\s*\d+\s*\))?(\s+unsigned)?$", t):
+        size = re.search(r"\((\d+)\)", t)
+        return _parse_float32 if not size or int(size.group(1)) <= 24 else None
     if TYPE_PATTERN["DECIMAL"].match(t):
         return decimal.Decimal
     if TYPE_PATTERN["TEMPORAL"].match(t):
@@ -156,7 +164,10 @@ def _storage_and_check(name: str, sql_type: str) -> tuple[str, str]:
     if TYPE_PATTERN["TEMPORAL"].match(t):
         if base == "year":
             return "INTEGER", f"{col} BETWEEN 1901 AND 2155"
-        return "TEXT", f"{col} GLOB '{_TEMPORAL_GLOB[base]}'"
+        check = f"{col} GLOB '{_TEMPORAL_GLOB[base]}'"
+        if base in ("date", "datetime", "timestamp"):  # a real calendar date
+            check += f" AND date(julianday(substr({col}, 1, 10))) IS substr({col}, 1, 10)"
+        return "TEXT", check
     if t.startswith("binary") or t.startswith("varbinary"):
         size = re.search(r"\(\s*(\d+)\s*\)", t)
         if size and t.startswith("binary"):
@@ -457,6 +468,30 @@ class SQLiteAdapter(MySQLAdapter):
 
     # ---- inserts -----------------------------------------------------------------------------
     renders_values = False
+
+    def converts_parameter(self, attr) -> bool:
+        return bool(TYPE_PATTERN["DECIMAL"].match(attr.type))
+
+    def parameter(self, attr, value):
+        """Decimals rounded to their scale (half away from zero), as MySQL stores them."""
+        if value is None or not TYPE_PATTERN["DECIMAL"].match(attr.type):
+            return value
+        size = re.search(r"\(\s*\d+\s*,\s*(\d+)\s*\)", attr.type)
+        scale = int(size.group(1)) if size else 0
+        try:
+            number = decimal.Decimal(str(value))
+        except decimal.InvalidOperation:
+            return value  # the CHECK constraint refuses it
+        return str(number.quantize(decimal.Decimal(1).scaleb(-scale), decimal.ROUND_HALF_UP))
+
+    def column_default_sql(self, attr) -> str:
+        """The SQL of ``attr``'s default (SQLite has no ``DEFAULT`` in UPDATE)."""
+        default = attr.default
+        if default is None or default.lower() == "null":
+            return "NULL"
+        if re.match(r"current_timestamp", default.strip('"'), re.I):
+            return _NOW
+        return default
 
     def skip_duplicates_clause(self, primary_key: Sequence[str], table: str | None = None) -> str:
         return " ON CONFLICT DO NOTHING"
