@@ -149,7 +149,7 @@ def test_every_type_round_trips(lab, tmp_path):
     assert isinstance(got.pop("ts"), datetime.datetime)
     for name, value in expected.items():
         blob_helpers.assert_same(got[name], value, name)
-    rec = lab.AllTypes.fetch()
+    rec = lab.AllTypes.fetch(download_path=tmp_path / "dl2")
     assert rec.dtype["i64"] == np.int64 and rec.dtype["f64"] == np.float64
     assert rec["u64"][0] == 2**63 - 1
 
