@@ -153,8 +153,13 @@ def translate_error(error: sqlite3.Error, query: str) -> errors.DataJointError:
 
 
 # ---- values -------------------------------------------------------------------------------
+_NATIVE = frozenset({int, float, str, bytes, type(None)})
+
+
 def _adapt_value(value):
     """A Python value as sqlite3 stores it (the MySQL driver's conversions)."""
+    if type(value) in _NATIVE:
+        return value
     if isinstance(value, (datetime.datetime, datetime.date, datetime.time, decimal.Decimal)):
         return str(value)
     if isinstance(value, datetime.timedelta):
@@ -175,6 +180,8 @@ def _adapt_args(args):
         return ()
     if isinstance(args, Mapping):
         return {k: _adapt_value(v) for k, v in args.items()}
+    if all(type(v) in _NATIVE for v in args):
+        return args
     return [_adapt_value(v) for v in args]
 
 

@@ -292,6 +292,11 @@ class Table(QueryExpression):
         binary_charset = False
         rows = rows if isinstance(rows, (list, tuple)) else list(rows)
         renders_values = self.adapter.renders_values
+        if not renders_values and not ignore_extra_fields:
+            fields, plain = self._plain_parameter_rows(rows, ctx)
+            if plain is not None:
+                prepared = [{"values": list(values)} for values in plain]
+                return self._insert_parameters(fields, prepared, [], replace, skip_duplicates)
         field_list, values = (
             (None, None)
             if ignore_extra_fields or not renders_values
@@ -398,26 +403,61 @@ class Table(QueryExpression):
                 "To ignore duplicate entries in insert, set skip_duplicates=True"
             ) from None
 
-    def _render_plain_rows(self, rows, ctx):
-        """Fast path for the common insert: dicts with the same keys, all of plain
-        attributes (numbers, strings, dates), with all the required key attributes. Returns
-        (field list, VALUES lists), or (None, None) when the general path must handle it."""
+    def _plain_fields(self, rows, ctx):
+        """The fields of the common insert, dicts with the same keys, all of plain attributes
+        (numbers, strings, dates), with all the required key attributes; None when the
+        general path must handle the rows."""
         if not rows or type(rows[0]) is not dict:
-            return None, None
+            return None
         first = rows[0]
         fields = [name for name in ctx.names if name in first]
         if len(fields) != len(first) or any(f not in ctx.plain for f in fields):
-            return None, None
+            return None
         given = set(fields)
         if any(
             k not in given and not ctx.attrs[k].autoincrement and ctx.attrs[k].default is None
             for k in ctx.primary_key
         ):
+            return None
+        return fields
+
+    def _render_plain_rows(self, rows, ctx):
+        """Fast path for the common insert (see ``_plain_fields``). Returns (field list, VALUES
+        lists), or (None, None) when the general path must handle it."""
+        fields = self._plain_fields(rows, ctx)
+        if fields is None:
             return None, None
         values = _native.dict_rows_values(
             rows, fields, [ctx.plain[f] for f in fields], self._packet_budget()
         )
         return (fields, values) if values is not None else (None, None)
+
+    def _plain_parameter_rows(self, rows, ctx):
+        """The fast path of ``_render_plain_rows`` for backends taking values as parameters:
+        (field list, rows of values), or (None, None) as soon as a row or value needs the
+        general path (other keys, None, NaN, '', a value of another type, a decimal)."""
+        fields = self._plain_fields(rows, ctx)
+        if fields is None or any(self.adapter.converts_parameter(ctx.attrs[f]) for f in fields):
+            return None, None
+        numeric = [ctx.plain[f] == "num" for f in fields]
+        n_fields = len(fields)
+        out = []
+        for row in rows:
+            if type(row) is not dict or len(row) != n_fields:
+                return None, None
+            try:
+                values = tuple(row[f] for f in fields)
+            except KeyError:
+                return None, None
+            for value, is_number in zip(values, numeric, strict=True):
+                t = type(value)
+                if is_number:
+                    if not (t is int or (t is float and value == value)):
+                        return None, None
+                elif t not in _PLAIN_TYPES:
+                    return None, None
+            out.append(values)
+        return fields, out
 
     def _packet_budget(self):
         limit = getattr(self.connection, "_max_allowed_packet", None)
