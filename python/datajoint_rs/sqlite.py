@@ -20,9 +20,9 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Mapping
-from contextlib import contextmanager
 
 from . import errors
+from .connection import Connection as _Connection
 
 logger = logging.getLogger(__name__.split(".")[0])
 
@@ -422,16 +422,5 @@ class SQLiteConnection:
         self.query("COMMIT")
         self._in_transaction = False
 
-    @property
-    @contextmanager
-    def transaction(self):
-        """``with conn.transaction:`` runs the block in a transaction, committed at the end,
-        rolled back if it raises."""
-        self.start_transaction()
-        try:
-            yield self
-        except BaseException:
-            self.cancel_transaction()
-            raise
-        else:
-            self.commit_transaction()
+    # ``with conn.transaction:`` as on MySQL (committed at the end, rolled back if it raises)
+    transaction = _Connection.transaction

@@ -353,14 +353,8 @@ class Table(QueryExpression):
                     send()
             else:
                 send()
-        except UnknownAttributeError as err:
-            raise err.suggest(
-                "To ignore extra fields in insert, set ignore_extra_fields=True"
-            ) from None
-        except DuplicateError as err:
-            raise err.suggest(
-                "To ignore duplicate entries in insert, set skip_duplicates=True"
-            ) from None
+        except (UnknownAttributeError, DuplicateError) as err:
+            raise _with_insert_hint(err) from None
 
     def _insert_parameters(self, field_list, prepared, tracking, replace, skip_duplicates):
         """Insert prepared rows with their values as statement parameters, for backends whose
@@ -394,14 +388,8 @@ class Table(QueryExpression):
                         else f"{command} INTO {self.full_table_name} DEFAULT VALUES{tail}"
                     )
                     self.connection.executemany(sql, group)
-        except UnknownAttributeError as err:
-            raise err.suggest(
-                "To ignore extra fields in insert, set ignore_extra_fields=True"
-            ) from None
-        except DuplicateError as err:
-            raise err.suggest(
-                "To ignore duplicate entries in insert, set skip_duplicates=True"
-            ) from None
+        except (UnknownAttributeError, DuplicateError) as err:
+            raise _with_insert_hint(err) from None
 
     def _plain_fields(self, rows, ctx):
         """The fields of the common insert, dicts with the same keys, all of plain attributes
@@ -1053,6 +1041,13 @@ def _deletion_summary(counts):
     return "\n".join(
         f"Deleting {count} rows from {name}" for name, count in counts.items() if count
     )
+
+
+def _with_insert_hint(err):
+    """A failed insert's error with 0.14's hint of the option that avoids it."""
+    if isinstance(err, UnknownAttributeError):
+        return err.suggest("To ignore extra fields in insert, set ignore_extra_fields=True")
+    return err.suggest("To ignore duplicate entries in insert, set skip_duplicates=True")
 
 
 def _declarable_default(default):

@@ -638,8 +638,11 @@ class MySQLAdapter:
             value = str(value).replace("T", " ")
         elif not isinstance(value, str):
             value = str(value)
-        # MySQL string escapes (sql_mode has no NO_BACKSLASH_ESCAPES); % doubled for the driver's
-        # %-formatting of statements.
+        return self.string_literal(value)
+
+    def string_literal(self, value: str) -> str:
+        """A quoted string: MySQL's escapes (sql_mode has no NO_BACKSLASH_ESCAPES), ``%``
+        doubled for the driver's %-formatting of statements."""
         escaped = (
             value.replace("\\", "\\\\")
             .replace("\0", "\\0")

@@ -17,15 +17,11 @@ from __future__ import annotations
 import datetime
 import decimal
 import json
-import math
 import re
-import uuid
 from collections.abc import Sequence
 
-import numpy as np
-
 from ..errors import DataJointError
-from .mysql import TYPE_PATTERN, MySQLAdapter, _time_literal
+from .mysql import TYPE_PATTERN, MySQLAdapter
 
 _META = re.compile(r"/\*dj (?P<json>\[.*?\]) \*/", re.S)
 
@@ -191,31 +187,9 @@ class SQLiteAdapter(MySQLAdapter):
     max_table_name_length = 64
 
     # ---- literals ----------------------------------------------------------------------------
-    def literal(self, value) -> str:
-        """A Python value as an SQLite literal (strings: ``'`` doubled, no backslash escapes;
-        ``%`` doubled for the %-formatting the connection applies)."""
-        if value is None:
-            return "NULL"
-        if isinstance(value, (bool, np.bool_)):
-            return "1" if value else "0"
-        if isinstance(value, (datetime.timedelta, np.timedelta64)):
-            return "'" + _time_literal(value) + "'"
-        if isinstance(value, (int, np.integer)):
-            return str(int(value))
-        if isinstance(value, (float, np.floating)):
-            if math.isnan(value) or math.isinf(value):
-                raise DataJointError(f"Cannot use {value} in a restriction")
-            return str(value) if isinstance(value, np.floating) else repr(value)
-        if isinstance(value, uuid.UUID):
-            return f"X'{value.bytes.hex()}'"
-        if isinstance(value, (bytes, bytearray)):
-            return f"X'{bytes(value).hex()}'"
-        if isinstance(value, (datetime.date, datetime.datetime, datetime.time, decimal.Decimal)):
-            value = str(value)
-        elif isinstance(value, np.datetime64):
-            value = str(value).replace("T", " ")
-        elif not isinstance(value, str):
-            value = str(value)
+    def string_literal(self, value: str) -> str:
+        """A quoted string: ``'`` doubled, no backslash escapes; ``%`` doubled for the
+        %-formatting the connection applies."""
         return "'" + value.replace("'", "''").replace("%", "%%") + "'"
 
     # ---- declaration -------------------------------------------------------------------------
