@@ -154,7 +154,9 @@ main() {
     # zlib1g-dev: libz-sys prefers the system zlib. libmariadb-dev + pkg-config: mysqlclient
     # (a runtime dependency in pyproject.toml) builds from source against them. mariadb-server,
     # mariadb-client, openssl: the test server of scripts/mariadb.sh (which starts it itself).
-    ensure_apt_packages pkg-config zlib1g-dev libmariadb-dev mariadb-server mariadb-client openssl
+    # graphviz: the `dot` program that renders dj.Diagram.
+    ensure_apt_packages pkg-config zlib1g-dev libssl-dev libmariadb-dev mariadb-server mariadb-client openssl \
+        graphviz
     ensure_rust_components
     ensure_venv
     ensure_python_deps

@@ -2,7 +2,8 @@
 # The ONE command that builds and runs the whole test suite (CI runs it via .ci/run):
 #   setup -> rustfmt -> clippy -> cargo test (core) -> ruff check/format -> MariaDB -> pytest
 #   -> bench smoke. The MariaDB server is started (scripts/mariadb.sh) unless DJ_HOST is set, and
-#   stopped at exit if this run started it.
+#   stopped at exit if this run started it. Likewise the S3-protocol server of the external-store
+#   tests (scripts/s3server.sh) unless DJ_S3_ENDPOINT is set.
 # Stops at the first failure with a non-zero exit. Extra arguments go to pytest, e.g.
 #   bash scripts/test.sh -k blob -x
 set -euo pipefail
@@ -31,6 +32,7 @@ step() {
     printf '==============================================================================\n'
 }
 MARIADB_STARTED=0
+S3SERVER_STARTED=0
 on_exit() {
     local rc=$?
     if [ "$rc" -ne 0 ]; then
@@ -40,6 +42,9 @@ on_exit() {
     # stop the database server only if this run started it (a reused one keeps running)
     if [ "$MARIADB_STARTED" = 1 ]; then
         bash "$REPO/scripts/mariadb.sh" stop || true
+    fi
+    if [ "$S3SERVER_STARTED" = 1 ]; then
+        bash "$REPO/scripts/s3server.sh" stop || true
     fi
 }
 trap on_exit EXIT
@@ -81,6 +86,20 @@ export DJ_HOST
 export DJ_USER="${DJ_USER:-root}"
 export DJ_PASS="${DJ_PASS:-${MARIADB_ROOT_PASSWORD:-password}}"
 
+# The external-storage tests need an S3-protocol server: with DJ_S3_ENDPOINT already set, that
+# one; otherwise our own (scripts/s3server.sh: moto's server on 127.0.0.1, authentication on).
+if [ -n "${DJ_S3_ENDPOINT:-}" ]; then
+    echo "[test] DJ_S3_ENDPOINT=$DJ_S3_ENDPOINT is set: testing S3 stores against that server"
+else
+    step "start the S3 server (scripts/s3server.sh start)"
+    s3_state="$(bash "$REPO/scripts/s3server.sh" start)" # "started" or "reused"
+    if [ "$s3_state" = started ]; then
+        S3SERVER_STARTED=1
+    fi
+    eval "$(bash "$REPO/scripts/s3server.sh" env)"
+fi
+export DJ_S3_ENDPOINT DJ_S3_ACCESS_KEY DJ_S3_SECRET_KEY DJ_S3_BUCKET
+
 step "pytest tests -q${*:+ $*}"
 rc=0
 "$VENV/bin/python" -m pytest tests -q "$@" || rc=$?
@@ -103,14 +122,34 @@ if [ -f benches/bench_tables.py ]; then
     "$VENV/bin/python" benches/bench_tables.py --quick
 fi
 
+if [ -f benches/bench_fetch.py ]; then
+    step "benchmark smoke run: benches/bench_fetch.py --quick"
+    "$VENV/bin/python" benches/bench_fetch.py --quick
+fi
+
 if [ -f benches/bench_query.py ]; then
     step "benchmark smoke run: benches/bench_query.py --quick"
     "$VENV/bin/python" benches/bench_query.py --quick
 fi
 
+if [ -f benches/bench_external.py ]; then
+    step "benchmark smoke run: benches/bench_external.py --quick"
+    "$VENV/bin/python" benches/bench_external.py --quick
+fi
+
 if [ -f benches/bench_populate.py ]; then
     step "benchmark smoke run: benches/bench_populate.py --quick"
     "$VENV/bin/python" benches/bench_populate.py --quick
+fi
+
+if [ -f benches/bench_sqlite.py ]; then
+    step "benchmark smoke run: benches/bench_sqlite.py --quick"
+    "$VENV/bin/python" benches/bench_sqlite.py --quick
+fi
+
+if [ -f benches/bench_delete.py ]; then
+    step "benchmark smoke run: benches/bench_delete.py --quick"
+    "$VENV/bin/python" benches/bench_delete.py --quick
 fi
 
 finish_step

@@ -68,6 +68,71 @@ def to_table(heading, records):
     return pa.Table.from_arrays(columns, schema=pa.schema(fields))
 
 
+def direct_type(pa, attr):
+    """The Arrow type of an attribute whose fetched cells convert without decoding (plain
+    SQL types), else None."""
+    if attr.is_attachment or attr.is_filepath:
+        return None
+    return _simple_type(pa, attr)
+
+
+_TAG_TYPES = {"date": "date32", "us": "timestamp", "dur": "duration"}
+
+
+def direct_array(pa, column, arrow_type):
+    """An Arrow array of one chunk of a plain column as the reader gives it: a numpy array,
+    a list of Python values, or the fetch engine's Arrow-ready buffers (``(tag, values,
+    valid)`` / ``("str", offsets, data, valid)``); the same array ``_column`` makes of
+    the values mysqlclient gives."""
+    if isinstance(column, np.ndarray):
+        return _typed_array(pa, column, arrow_type)
+    if isinstance(column, list):
+        values = np.empty(len(column), dtype=object)
+        values[:] = column
+        return _typed_array(pa, values, arrow_type)
+    tag = column[0]
+    valid = column[-1]
+    mask = None if valid.all() else ~valid
+    if tag == "str":
+        offsets, data = column[1], column[2]
+        n = len(valid)
+        bitmap = None if mask is None else pa.py_buffer(np.packbits(valid, bitorder="little"))
+        if offsets[-1] < 2**31:
+            array = pa.StringArray.from_buffers(
+                n, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data), bitmap
+            )
+        else:
+            array = pa.LargeStringArray.from_buffers(
+                n, pa.py_buffer(offsets), pa.py_buffer(data), bitmap
+            )
+    elif tag == "date":
+        array = pa.array(column[1], type=pa.date32(), mask=mask)
+    elif tag == "us":
+        array = pa.array(column[1], type=pa.timestamp("us"), mask=mask)
+    elif tag == "dur":
+        array = pa.array(column[1], type=pa.duration("us"), mask=mask)
+    else:  # "i8" / "f8": NaN counts as NULL, as for the columns of records
+        array = pa.array(column[1], mask=mask, from_pandas=True)
+    return array if array.type == arrow_type else array.cast(arrow_type)
+
+
+def table_from_parts(pa, heading, direct, records):
+    """The Table of ``heading``'s columns: ``direct[name]`` (lists of arrays) for plain
+    columns, ``records[name]`` (fetched values) for the others."""
+    fields, columns = [], []
+    for name in heading.names:
+        attr = heading[name]
+        if name in direct:
+            arrow_type = direct_type(pa, attr)
+            fields.append(pa.field(name, arrow_type))
+            columns.append(pa.chunked_array(direct[name], type=arrow_type))
+        else:
+            field, column = _column(pa, attr, records[name])
+            fields.append(field)
+            columns.append(column)
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+
+
 def _column(pa, attr, values):
     """(field, array) of one attribute's fetched values (a numpy column)."""
     name = attr.name

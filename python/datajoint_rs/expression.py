@@ -370,10 +370,8 @@ class QueryExpression:
         otherwise ``binary`` holding each value packed as an uncompressed DataJoint blob
         (``dj.blob.unpack`` reads it back), marked by the field metadata
         ``{"datajoint_rs": "blob"}``. See :mod:`datajoint_rs.arrow` for the full table."""
-        from .arrow import to_table
-
         query = self.proj(*attrs) if attrs else self
-        return to_table(query.heading, query.fetch(format="array", **kwargs))
+        return query.fetch(format="arrow", **kwargs)  # plain columns straight into Arrow
 
     def to_polars(self, *attrs, **kwargs):
         """A polars DataFrame of the rows (needs polars installed)."""

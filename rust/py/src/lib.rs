@@ -5,7 +5,9 @@
 mod blob;
 mod buffers;
 mod builder;
+mod engine;
 mod errors;
+mod hash;
 mod inflate;
 mod packer;
 mod py_types;
@@ -21,9 +23,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(blob::unpack_many, m)?)?;
     m.add_function(wrap_pyfunction!(blob::pack_many, m)?)?;
     m.add_function(wrap_pyfunction!(blob::md5, m)?)?;
+    m.add_function(wrap_pyfunction!(hash::md5_file, m)?)?;
     m.add_function(wrap_pyfunction!(sql::sql_values, m)?)?;
     m.add_function(wrap_pyfunction!(sql::dict_rows_values, m)?)?;
     m.add_function(wrap_pyfunction!(rows::columns, m)?)?;
+    engine::register(m)?;
     let profile = if cfg!(debug_assertions) {
         "debug"
     } else {
