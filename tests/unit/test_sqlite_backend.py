@@ -298,3 +298,17 @@ def test_schema_catalog(tmp_path):
     c = SQLiteConnection(tmp_path / "pipeline.sqlite")
     assert A.list_schemas(c) == ["other"]
     c.close()
+
+
+def test_single_precision_floats_read_as_mysql_prints_them():
+    """``float`` columns come back with 6 significant digits (MySQL's text form); the
+    vectorized rounding equals the text rounding for every exponent, zero, NULL and inf."""
+    import numpy as np
+    from datajoint_rs.adapters.sqlite import _parse_float32, _six_digits
+
+    rng = np.random.default_rng(3)
+    values = list(rng.standard_normal(50_000) * 10.0 ** rng.integers(-40, 40, 50_000))
+    values += [0.0, -0.0, None, 1.5, 0.123456789, 999999.5, float("inf"), 1e-320, 16777217.0]
+    expected = [None if v is None else _parse_float32(v) for v in values]
+    assert _six_digits(values) == expected
+    assert _parse_float32(0.123456789) == 0.123457

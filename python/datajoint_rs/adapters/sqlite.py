@@ -20,6 +20,8 @@ import json
 import re
 from collections.abc import Sequence
 
+import numpy as np
+
 from ..errors import DataJointError
 from .mysql import TYPE_PATTERN, MySQLAdapter
 
@@ -80,6 +82,24 @@ def _parse_date(text: str) -> datetime.date:
 def _parse_float32(value) -> float:
     """A single-precision ``float`` as MySQL returns it: 6 significant digits."""
     return float(f"{value:.6g}")
+
+
+def _six_digits(column) -> list:
+    """``_parse_float32`` of a whole column, vectorized: x rounded at 10**k (k so that 6
+    significant digits stay) and divided by the exact power of ten again; values outside the
+    exactly representable powers (|k| > 22) go through the text form."""
+    values = np.fromiter((np.nan if v is None else v for v in column), float, len(column))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        k = 5 - np.floor(np.log10(np.abs(values)))
+        exact = np.isfinite(k) & (np.abs(k) <= 22)
+        kk = np.where(exact, k, 0)
+        up, down = 10.0 ** np.maximum(kk, 0), 10.0 ** np.maximum(-kk, 0)  # exact powers
+        rounded = np.where(kk > 0, np.round(values * up) / up, np.round(values / down) * down)
+    out = rounded.tolist()
+    for i in np.flatnonzero(~exact):  # zero, NULL, NaN, inf, extreme exponents
+        v = column[i]
+        out[i] = None if v is None else _parse_float32(v)
+    return out
 
 
 def _parser(sql_type: str):
@@ -435,7 +455,9 @@ class SQLiteAdapter(MySQLAdapter):
         into the values the MySQL driver gives: date, datetime, timedelta, Decimal."""
         for i, attr in enumerate(heading.attributes.values()):
             parse = _parser(attr.type)
-            if parse is not None:
+            if parse is _parse_float32:
+                columns[i] = _six_digits(columns[i])
+            elif parse is not None:
                 column = columns[i]
                 columns[i] = [None if v is None else parse(v) for v in column]
         return columns
