@@ -354,21 +354,21 @@ class AutoPopulate:
         job is reserved already and the key was found not made after that."""
         make = self._make_tuples if hasattr(self, "_make_tuples") else self.make
         is_generator = inspect.isgeneratorfunction(make)
-        if jobs is not None:
-            # reserved only if not made by someone else meanwhile (one atomic statement)
-            if not reserved and not jobs.reserve_unless_made(
+        # with jobs: reserved only if not made by someone else meanwhile (one statement)
+        if (
+            jobs is not None
+            and not reserved
+            and not jobs.reserve_unless_made(
                 self.target.table_name, self._job_key(key), self.target & key
-            ):
-                return False
+            )
+        ):
+            return False
+        if not is_generator:
+            self.connection.start_transaction()
+        if jobs is None and key in self.target:  # made by someone else meanwhile
             if not is_generator:
-                self.connection.start_transaction()
-        else:
-            if not is_generator:
-                self.connection.start_transaction()
-            if key in self.target:  # made by someone else meanwhile
-                if not is_generator:
-                    self.connection.cancel_transaction()
-                return False
+                self.connection.cancel_transaction()
+            return False
         logger.debug(f"Making {key} -> {self.target.full_table_name}")
         self.__class__._allow_insert = True
         try:

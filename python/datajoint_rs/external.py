@@ -298,50 +298,43 @@ class ExternalTable(Table):
         return out
 
     def _tracking_statements(self, objects):
-        """[(sql, args)] inserting the tracking rows of newly stored ``objects``."""
+        """[(sql, args)] inserting the tracking rows of newly stored ``objects``: blobs and
+        attachments already tracked only get a new timestamp; a filepath must be new."""
+        touch = self.adapter.touch_on_duplicate_clause()
+        kinds = (
+            (BLOB, ("hash", "size"), lambda o: (o.uuid.bytes, o.size), touch),
+            (
+                ATTACH,
+                ("hash", "size", "attachment_name"),
+                lambda o: (o.uuid.bytes, o.size, o.name),
+                touch,
+            ),
+            (
+                FILEPATH,
+                ("hash", "size", "filepath", "contents_hash"),
+                lambda o: (
+                    o.uuid.bytes,
+                    o.size,
+                    o.relative,
+                    o.contents_hash.bytes if o.contents_hash else None,
+                ),
+                "",
+            ),
+        )
         statements = []
-        blobs = [o for o in objects if o.kind == BLOB]
-        attachments = [o for o in objects if o.kind == ATTACH]
-        filepaths = [o for o in objects if o.kind == FILEPATH]
-        table = self.full_table_name
-        for start in range(0, len(blobs), _LOOKUP_BATCH):
-            part = blobs[start : start + _LOOKUP_BATCH]
-            statements.append(
-                (
-                    f"INSERT INTO {table} (hash, size) VALUES "
-                    + ",".join(["(%s,%s)"] * len(part))
-                    + self.adapter.touch_on_duplicate_clause(),
-                    [v for o in part for v in (o.uuid.bytes, o.size)],
+        for kind, columns, row, tail in kinds:
+            of_kind = [o for o in objects if o.kind == kind]
+            marks = "(" + ",".join(["%s"] * len(columns)) + ")"
+            for start in range(0, len(of_kind), _LOOKUP_BATCH):
+                part = of_kind[start : start + _LOOKUP_BATCH]
+                statements.append(
+                    (
+                        f"INSERT INTO {self.full_table_name} ({', '.join(columns)}) VALUES "
+                        + ",".join([marks] * len(part))
+                        + tail,
+                        [v for o in part for v in row(o)],
+                    )
                 )
-            )
-        for start in range(0, len(attachments), _LOOKUP_BATCH):
-            part = attachments[start : start + _LOOKUP_BATCH]
-            statements.append(
-                (
-                    f"INSERT INTO {table} (hash, size, attachment_name) VALUES "
-                    + ",".join(["(%s,%s,%s)"] * len(part))
-                    + self.adapter.touch_on_duplicate_clause(),
-                    [v for o in part for v in (o.uuid.bytes, o.size, o.name)],
-                )
-            )
-        for start in range(0, len(filepaths), _LOOKUP_BATCH):
-            part = filepaths[start : start + _LOOKUP_BATCH]
-            statements.append(
-                (
-                    f"INSERT INTO {table} (hash, size, filepath, contents_hash) VALUES "
-                    + ",".join(["(%s,%s,%s,%s)"] * len(part)),
-                    [
-                        v
-                        for o in part
-                        for v in (
-                            o.uuid.bytes,
-                            o.size,
-                            o.relative,
-                            o.contents_hash.bytes if o.contents_hash else None,
-                        )
-                    ],
-                )
-            )
         return statements
 
     # ---- staging objects for an insert ---------------------------------------------------

@@ -221,13 +221,12 @@ def _read_rows(expression, heading, objects=False, chunk_rows=None, arrow=()):
             else:
                 kinds.append("obj")
     # backends whose driver leaves dates, times and decimals as text (SQLite) convert them
-    convert = getattr(expression.adapter, "convert_fetched", None)
+    convert = expression.adapter.convert_fetched
     step = chunk_rows or max(len(rows), 1)
     for seq, start in enumerate(range(0, len(rows), step)):
         part = rows[start : start + step]
         columns = _native.columns(part, kinds)
-        if convert is not None:
-            columns = convert(heading, columns)
+        columns = convert(heading, columns)
         yield (0, seq), len(part), columns
 
 

@@ -109,6 +109,14 @@ class JobTable(Table):
             **extra,
         )
 
+    def _packed_jobs(self, table_name, keys):
+        """Reservation rows whose ``key`` is already packed (for statements written here)."""
+        jobs = [self._job(table_name, key, "reserved") for key in keys]
+        with _native_blobs():
+            for job in jobs:
+                job["key"] = pack(job["key"])
+        return jobs
+
     def _claim(self, job):
         def insert():
             with _native_blobs():
@@ -131,9 +139,7 @@ class JobTable(Table):
 
         This is the check DataJoint 0.14 makes in its own round trip inside the transaction;
         once the reservation holds, no reserving worker can make the key meanwhile."""
-        job = self._job(table_name, key, "reserved")
-        with _native_blobs():
-            job["key"] = pack(key)
+        [job] = self._packed_jobs(table_name, [key])
         columns = list(job)
         sql = self.adapter.insert_unless_exists(
             self.full_table_name,
@@ -150,10 +156,7 @@ class JobTable(Table):
     def reserve_many(self, table_name, keys):
         """Reserve many jobs in one statement; the set of the indices of ``keys`` reserved
         here (the others are taken: reserved, failed or ignored)."""
-        jobs = [self._job(table_name, key, "reserved") for key in keys]
-        with _native_blobs():
-            for job, key in zip(jobs, keys, strict=True):
-                job["key"] = pack(key)
+        jobs = self._packed_jobs(table_name, keys)
         columns = list(jobs[0])
         sql = self.adapter.insert_new_rows(self.full_table_name, columns, len(jobs))
         # rows in index order, so that workers reserving overlapping batches lock them in the

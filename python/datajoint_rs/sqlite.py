@@ -39,6 +39,7 @@ _TOKENS = re.compile(
     | (?P<line>--[^\n]*)                              # a comment to the end of the line
     | (?P<block>/\*.*?\*/)                            # a block comment
     | (?P<param>%\((?P<name>\w+)\)s|%s|%%)            # placeholders and an escaped percent
+    | (?P<end>;)                                      # the end of a statement
     """,
     re.VERBOSE | re.DOTALL,
 )
@@ -96,17 +97,12 @@ def split_statements(sql: str) -> list[str]:
     if ";" not in sql:
         return [sql]
     statements, start = [], 0
-    for match in _STATEMENT_TOKENS.finditer(sql):
-        if match.group(0) == ";":
+    for match in _TOKENS.finditer(sql):
+        if match.lastgroup == "end":
             statements.append(sql[start : match.start()])
             start = match.end()
     statements.append(sql[start:])
     return [s for s in statements if s.strip()]
-
-
-_STATEMENT_TOKENS = re.compile(
-    r"""'(?:[^']|'')*'|"(?:[^"\\]|""|\\.)*"|`(?:[^`]|``)*`|--[^\n]*|/\*.*?\*/|;""", re.S
-)
 
 
 def split_full_table_name(full_table_name: str) -> tuple[str, str]:

@@ -315,10 +315,7 @@ class Table(QueryExpression):
                 )
             # large binary values are sent on the binary character set, where the server
             # reads escaped literals about twice as fast as hex (and they are half the size)
-            binary_charset = (
-                hasattr(self.connection, "binary_charset")
-                and sum(r["binary"] for r in prepared) >= _BINARY_CHARSET_MIN_BYTES
-            )
+            binary_charset = sum(r["binary"] for r in prepared) >= _BINARY_CHARSET_MIN_BYTES
             # the VALUES lists are rendered natively (strings escaped, binary values as hex
             # or escaped binary literals); other values (dates, Decimal, ...) by the driver
             values = [
@@ -825,23 +822,19 @@ class Table(QueryExpression):
             if prompt:
                 logger.warning("Nothing to alter.")
             return
-        sql = f"ALTER TABLE {self.full_table_name}\n\t" + ",\n\t".join(clauses)
+        sql = adapter.alter_table_sql(self.full_table_name, clauses)
         if prompt and user_choice(sql + "\n\nExecute?") != "yes":
             return
         try:
             for store in external_stores:
                 self.connection.schemas[self.database].external[store]  # declares ~external_
-            if hasattr(adapter, "rebuild_table"):  # no ALTER TABLE for these changes
+
+            def create_sql():  # the new CREATE TABLE, for backends that rebuild the table
                 with using(adapter):
-                    create_sql, _ = declare(self.full_table_name, self.definition, context)
-                adapter.rebuild_table(
-                    self.connection,
-                    self.full_table_name,
-                    create_sql.format(database=self.database),
-                    clauses,
-                )
-            else:
-                self.connection.query(sql)
+                    ddl, _ = declare(self.full_table_name, self.definition, context)
+                return ddl.format(database=self.database)
+
+            adapter.alter_table(self.connection, self.full_table_name, clauses, sql, create_sql)
         except AccessError:
             logger.warning(f"Could not alter {self.full_table_name} (insufficient privileges)")
             return

@@ -10,7 +10,6 @@ dropped afterwards.
 from __future__ import annotations
 
 import datetime
-import decimal
 import math
 import uuid
 
@@ -42,31 +41,9 @@ def lab(connection, tmp_path_factory):
     module = lab_schema.load_lab(dj, SCHEMA, connection)
     attachment = tmp_path_factory.mktemp("att") / "notes.txt"
     attachment.write_bytes("attached ✓\n".encode())
-    base = dict(
-        i8=-128,
-        u8=255,
-        i16=-32768,
-        u16=65535,
-        i24=-8388608,
-        u24=16777215,
-        i32=-2147483648,
-        u32=4294967295,
-        i64=-9223372036854775808,
-        u64=9223372036854775807,
+    base = lab_schema.all_types_values(
         f32=0.1234567,
-        f64=-2.25e-300,
-        num=decimal.Decimal("-12345.678"),
-        unum="999.99",
-        ch="abcd",
-        vc="ünïcødé ✓ 日本",
-        en="beta",
-        d=datetime.date(2024, 2, 29),
-        dt=datetime.datetime(2024, 2, 29, 23, 59, 58),
-        dt3=datetime.datetime(2024, 2, 29, 1, 2, 3, 456000),
         t=datetime.timedelta(hours=-25, minutes=-1, seconds=-2),
-        flag=True,
-        j={"a": [1, 2, {"b": None}], "c": "d"},
-        u=uuid.UUID("12345678-1234-5678-1234-567812345678"),
         lb=np.arange(12, dtype="<f8").reshape(3, 4),
         mb={"name": "trace", "values": [1, 2.5, "three", (4, None)]},
         bl=np.array([[1 + 2j, 3 - 4j]], dtype=np.complex64),

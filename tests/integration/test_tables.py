@@ -234,32 +234,8 @@ BLOB = {
 def full_row(tmp_path, **changes):
     attachment = tmp_path / "notes.txt"
     attachment.write_bytes("attached ✓\n".encode())
-    row = dict(
+    row = lab_schema.all_types_values(
         id=1,
-        i8=-128,
-        u8=255,
-        i16=-32768,
-        u16=65535,
-        i24=-8388608,
-        u24=16777215,
-        i32=-2147483648,
-        u32=4294967295,
-        i64=-9223372036854775808,
-        u64=9223372036854775807,
-        f32=1.5,
-        f64=-2.25e-300,
-        num=decimal.Decimal("-12345.678"),
-        unum="999.99",
-        ch="abcd",
-        vc="ünïcødé ✓ 日本",
-        en="beta",
-        d=datetime.date(2024, 2, 29),
-        dt=datetime.datetime(2024, 2, 29, 23, 59, 58),
-        dt3=datetime.datetime(2024, 2, 29, 1, 2, 3, 456000),
-        t=datetime.timedelta(hours=25, minutes=1, seconds=2),
-        flag=True,
-        j={"a": [1, 2, {"b": None}], "c": "d"},
-        u=uuid.UUID("12345678-1234-5678-1234-567812345678"),
         lb=BLOB["lb"],
         mb=BLOB["mb"],
         bl=BLOB["bl"],

@@ -16,7 +16,6 @@ Needs DJ_HOST, DJ_USER, DJ_PASS and the reference datajoint installed; skipped o
 from __future__ import annotations
 
 import datetime
-import decimal
 import json
 import re
 import uuid
@@ -117,30 +116,8 @@ def fill(lab, files):
     )
     attachment = files / "spikes.dat"
     attachment.write_bytes(bytes(range(256)) * 10)
-    base = dict(
-        i8=-128,
-        u8=255,
-        i16=-32768,
-        u16=65535,
-        i24=-8388608,
-        u24=16777215,
-        i32=-2147483648,
-        u32=4294967295,
-        i64=-9223372036854775808,
-        u64=9223372036854775807,
-        f32=1.5,
-        f64=-2.25e-300,
-        num=decimal.Decimal("-12345.678"),
-        unum="999.99",
-        ch="abcd",
-        vc="ünïcødé ✓ 日本",
-        en="beta",
-        d=datetime.date(2024, 2, 29),
-        dt=datetime.datetime(2024, 2, 29, 23, 59, 58),
-        dt3=datetime.datetime(2024, 2, 29, 1, 2, 3, 456000),
-        t=datetime.timedelta(hours=25, minutes=1, seconds=2),
+    base = lab_schema.all_types_values(
         ts=TS,
-        flag=True,
         # the same stored text from both packages: 0.14 on MariaDB sees a longtext (a str
         # goes in as is), datajoint_rs a json attribute (json.dumps of the value)
         j=JSON_VALUE if lab.AllTypes.heading["j"].json else json.dumps(JSON_VALUE),

@@ -251,6 +251,11 @@ class MySQLAdapter:
     def table_comment_sql(self, comment: str) -> str:
         return f'COMMENT="{comment}"'
 
+    def alter_table(self, conn, full_table_name: str, clauses, sql: str, create_sql) -> None:
+        """Run ``alter()``'s change: the ALTER TABLE statement ``sql`` of ``clauses``
+        (``create_sql()`` gives the new CREATE TABLE, for backends that rebuild instead)."""
+        conn.query(sql)
+
     def alter_table_sql(self, full_table_name: str, clauses: Sequence[str]) -> str:
         return f"ALTER TABLE {full_table_name}\n\t" + ",\n\t".join(clauses)
 
@@ -348,6 +353,11 @@ class MySQLAdapter:
                 )
             )
         return result
+
+    # ---- fetched values ----------------------------------------------------------------------
+    def convert_fetched(self, heading, columns):
+        """Fetched columns as the MySQL driver gives them: nothing to convert."""
+        return columns
 
     # ---- inserts -----------------------------------------------------------------------------
     #: INSERT statements carry their values rendered into the SQL text (``_native.sql_values``,

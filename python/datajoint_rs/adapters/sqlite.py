@@ -315,6 +315,9 @@ class SQLiteAdapter(MySQLAdapter):
     def _after(self, after: str | None) -> str:
         return ""  # SQLite adds columns at the end; the rebuild places them
 
+    def alter_table(self, conn, full_table_name: str, clauses, sql: str, create_sql) -> None:
+        self.rebuild_table(conn, full_table_name, create_sql(), clauses)
+
     def rebuild_table(self, conn, full_table_name: str, create_sql: str, clauses) -> None:
         """``alter()`` on SQLite, which cannot change a column in place: the table is made
         anew from its new definition and the rows copied over (SQLite's documented procedure:
