@@ -303,6 +303,7 @@ class Connection:
         self._query_cache = None
         self._in_transaction = False
         self._fetch_reader = None  # the fetch engine's connections (datajoint_rs.engine)
+        self._fetch_writer = None  # and its insert connection
         self.connection_id = None
         self.schemas = dict()
         self.dependencies = Dependencies(self)
@@ -422,9 +423,9 @@ class Connection:
                 pass  # already closed or lost
 
     def _close_fetch_reader(self):
-        reader, self._fetch_reader = getattr(self, "_fetch_reader", None), None
-        if reader:
-            reader.close()
+        from . import engine
+
+        engine.close(self)
 
     def engine_settings(self):
         """What the fetch engine needs to open connections like this one (see

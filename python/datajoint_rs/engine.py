@@ -63,6 +63,11 @@ PARTITIONS = max(2, min(4, os.cpu_count() or 1))
 binary_protocol = True
 BINARY_MIN_ROWS = 10_000
 
+#: Inserts of this many bytes of binary values or more (outside a transaction) go through the
+#: engine's insert connection as prepared statements (see ``writer``).
+write_prepared = True
+WRITE_MIN_BYTES = 1 << 20
+
 #: How many results the engine has read in this process (tests use it to tell the paths apart).
 reads = 0
 
@@ -122,10 +127,41 @@ def _new_reader(connection):
         return False
 
 
+def writer(connection):
+    """The engine's insert connection for ``connection`` (``_native.Writer``: statements with
+    binary values as parameters of prepared statements, on the binary character set, in a
+    transaction of their own), or None where the engine does not apply (see ``reader``:
+    in particular inside a transaction, whose inserts must go through the caller's
+    connection)."""
+    if not write_prepared:
+        return None
+    rdr = reader(connection)
+    if rdr is None:
+        return None
+    existing = getattr(connection, "_fetch_writer", None)
+    if existing is None:
+        existing = connection._fetch_writer = rdr.writer()
+    return existing
+
+
+def write(connection, statements, sql):
+    """Run ``statements`` (``(sql, [binary parameters])`` pairs, ``?`` in the SQL for each)
+    in one transaction on the insert connection of ``connection`` (see ``writer``): all or
+    nothing. Raises ``dj.errors`` exceptions (``sql`` names the statement in them)."""
+    try:
+        return writer(connection).run(statements)
+    except _native.EngineError as exc:
+        raise translate(exc, sql) from None
+
+
 def close(connection):
     """Close the engine's connections of ``connection`` (they reopen on the next fetch)."""
     existing = getattr(connection, "_fetch_reader", None)
     connection._fetch_reader = None
+    if existing:
+        existing.close()
+    existing = getattr(connection, "_fetch_writer", None)
+    connection._fetch_writer = None
     if existing:
         existing.close()
 

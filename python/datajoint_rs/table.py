@@ -19,7 +19,7 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 
-from . import _native, blob, transfer
+from . import _native, blob, engine, transfer
 from .adapters import using
 from .condition import AndList, as_uuid, make_condition
 from .declare import alter, declare
@@ -313,9 +313,16 @@ class Table(QueryExpression):
                 return self._insert_parameters(
                     field_list, prepared, tracking, replace, skip_duplicates
                 )
+            binary_bytes = sum(r["binary"] for r in prepared)
+            if (
+                not tracking
+                and binary_bytes >= engine.WRITE_MIN_BYTES
+                and engine.writer(self.connection) is not None
+            ):
+                return self._insert_prepared(field_list, prepared, replace, skip_duplicates)
             # large binary values are sent on the binary character set, where the server
             # reads escaped literals about twice as fast as hex (and they are half the size)
-            binary_charset = sum(r["binary"] for r in prepared) >= _BINARY_CHARSET_MIN_BYTES
+            binary_charset = binary_bytes >= _BINARY_CHARSET_MIN_BYTES
             # the VALUES lists are rendered natively (strings escaped, binary values as hex
             # or escaped binary literals); other values (dates, Decimal, ...) by the driver
             values = [
@@ -326,13 +333,7 @@ class Table(QueryExpression):
             ]
         if not values:
             return
-        command = "REPLACE" if replace else "INSERT"
-        head = "{} INTO {}(`{}`) VALUES ".format(
-            command, self.from_clause(), "`,`".join(field_list)
-        ).encode()
-        tail = (
-            self.adapter.skip_duplicates_clause(self.primary_key) if skip_duplicates else ""
-        ).encode()
+        head, tail = self._insert_head_tail(field_list, replace, skip_duplicates)
         chunks = values
 
         def send():
@@ -350,6 +351,37 @@ class Table(QueryExpression):
                     send()
             else:
                 send()
+        except (UnknownAttributeError, DuplicateError) as err:
+            raise _with_insert_hint(err) from None
+
+    def _insert_head_tail(self, field_list, replace, skip_duplicates):
+        """The SQL before and after the VALUES lists of an INSERT (or REPLACE), as bytes."""
+        command = "REPLACE" if replace else "INSERT"
+        head = "{} INTO {}(`{}`) VALUES ".format(
+            command, self.from_clause(), "`,`".join(field_list)
+        ).encode()
+        tail = (
+            self.adapter.skip_duplicates_clause(self.primary_key) if skip_duplicates else ""
+        ).encode()
+        return head, tail
+
+    def _insert_prepared(self, field_list, prepared, replace, skip_duplicates):
+        """Insert prepared rows with large binary values through the engine's insert
+        connection (``engine.writer``): each statement's binary values travel as parameters
+        of a prepared statement, which the server copies instead of lexing an escaped
+        literal; all other values are the same literals as in the text statements. The
+        statements run in one transaction of that connection, rendered one at a time as
+        they are sent."""
+        head, tail = self._insert_head_tail(field_list, replace, skip_duplicates)
+        literal = self.connection.literal
+
+        def statements():
+            for chunk in _chunks(prepared, self._packet_budget(), _MAX_PARAMETERS):
+                sql, params = _native.sql_values([r["values"] for r in chunk], literal, True, True)
+                yield head + sql + tail, params
+
+        try:
+            engine.write(self.connection, statements(), head.decode())
         except (UnknownAttributeError, DuplicateError) as err:
             raise _with_insert_hint(err) from None
 
@@ -1103,6 +1135,9 @@ class _PendingBlob:
         self.value = value
 
 
+#: most parameters of one prepared statement (the protocol counts them in 16 bits)
+_MAX_PARAMETERS = 65535
+
 #: binary bytes in one insert from which its statements are sent on the binary character set
 #: (two more round trips, repaid by the faster parsing from about a megabyte on)
 _BINARY_CHARSET_MIN_BYTES = 1 << 20
@@ -1125,6 +1160,7 @@ def _pack_pending_blobs(rows):
     for row in rows:
         row["size"] = sum(_value_size(v) for v in row["values"] if v is not None)
         row["binary"] = sum(len(v) for v in row["values"] if type(v) is bytes)
+        row["n_binary"] = sum(isinstance(v, bytes | bytearray) for v in row["values"])
 
 
 def _value_size(value):
@@ -1137,16 +1173,21 @@ def _value_size(value):
     return 8
 
 
-def _chunks(rows, budget):
+def _chunks(rows, budget, max_binary=None):
     """Split prepared rows into groups whose values add up to at most ``budget`` bytes
-    (a single larger row goes alone)."""
-    chunk, size = [], 0
+    (a single larger row goes alone) and, with ``max_binary``, that have at most that many
+    binary values."""
+    chunk, size, n_binary = [], 0, 0
     for row in rows:
-        if chunk and size + row["size"] > budget:
+        row_binary = row["n_binary"] if max_binary else 0
+        if chunk and (
+            size + row["size"] > budget or (max_binary and n_binary + row_binary > max_binary)
+        ):
             yield chunk
-            chunk, size = [], 0
+            chunk, size, n_binary = [], 0, 0
         chunk.append(row)
         size += row["size"] + 16
+        n_binary += row_binary
     if chunk:
         yield chunk
 

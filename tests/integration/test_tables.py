@@ -13,6 +13,7 @@ import decimal
 import json
 import re
 import uuid
+from pathlib import Path
 
 import lab_schema
 import numpy as np
@@ -290,10 +291,84 @@ def test_every_type_round_trips(clean, tmp_path):
     assert rec["u64"][0] == 9223372036854775807
 
 
+def test_large_insert_through_prepared_statements(clean, tmp_path, connection, monkeypatch):
+    """Outside a transaction, an insert carrying over a megabyte of binary values goes
+    through the engine's insert connection: binary values as parameters of a prepared
+    statement, everything else as the same literals: every type round-trips, a duplicate is
+    a DuplicateError that writes nothing, and the caller's session is untouched."""
+    from datajoint_rs import engine
+
+    lab = clean
+    before = connection.query("SELECT @@character_set_client, @@collation_connection").fetchone()
+    rng = np.random.default_rng(8)
+    big = rng.integers(0, 256, 1_500_000, dtype=np.uint8)  # every byte value
+    rows = [
+        full_row(tmp_path, id=i, lb=big, vc="ünïcødé ' \\ \" ? ✓", j={"é?": [i]}) for i in (1, 2)
+    ]
+    used = []
+    write = engine.write
+    monkeypatch.setattr(engine, "write", lambda *a: used.append(a[0]) or write(*a))
+    monkeypatch.setattr(type(connection), "binary_charset", None)  # not the text path
+    lab.AllTypes.insert(rows)
+    assert used == [lab.AllTypes.connection]
+    for row in rows:
+        got = (lab.AllTypes & {"id": row["id"]}).fetch1(download_path=tmp_path / "dl")
+        for name in ("lb", "vc", "j", "num", "d", "dt3", "t", "u", "en", "mb"):
+            blob_helpers.assert_same(got[name], row[name], name)
+        assert Path(got["att"]).read_bytes() == row["att"].read_bytes()
+    with pytest.raises(dj.errors.DuplicateError):
+        lab.AllTypes.insert([full_row(tmp_path, id=3, lb=big), rows[0]])
+    assert sorted(lab.AllTypes.fetch("id")) == [1, 2]  # id=3 was rolled back with it
+    lab.AllTypes.insert([rows[0], full_row(tmp_path, id=3, lb=big)], skip_duplicates=True)
+    assert sorted(lab.AllTypes.fetch("id")) == [1, 2, 3]
+    lab.AllTypes.insert([dict(rows[0], vc="replaced")], replace=True)
+    assert (lab.AllTypes & "id=1").fetch1("vc") == "replaced"
+    after = connection.query("SELECT @@character_set_client, @@collation_connection").fetchone()
+    assert after == before and not connection.in_transaction
+
+
+def test_insert_connection_lost(clean, tmp_path, connection, monkeypatch):
+    """The engine's idle insert connection closed by the server is replaced; a connection lost
+    between two statements of one insert raises LostConnectionError and writes nothing."""
+    from datajoint_rs import engine
+    from datajoint_rs.table import Table
+
+    lab = clean
+    big = np.random.default_rng(9).integers(0, 256, 1_200_000, dtype=np.uint8)
+    lab.AllTypes.insert1(full_row(tmp_path, id=1, lb=big))
+    writer = engine.writer(connection)
+    connection.query(f"KILL CONNECTION {writer.connection_id}")
+    lab.AllTypes.insert1(full_row(tmp_path, id=2, lb=big))  # on a fresh connection
+    assert sorted(lab.AllTypes.fetch("id")) == [1, 2]
+
+    victim = writer.connection_id
+    write = engine.write
+
+    def kill_after_first(conn, items, sql):
+        def gen():
+            for k, item in enumerate(items):
+                if k == 1:
+                    connection.query(f"KILL CONNECTION {victim}")
+                yield item
+
+        return write(conn, gen(), sql)
+
+    monkeypatch.setattr(engine, "write", kill_after_first)
+    monkeypatch.setattr(Table, "_packet_budget", lambda self: 2_000_000)  # a statement a row
+    rows = [full_row(tmp_path, id=i, lb=big) for i in (3, 4, 5)]
+    with pytest.raises(errors.LostConnectionError):
+        lab.AllTypes.insert(rows)
+    assert sorted(lab.AllTypes.fetch("id")) == [1, 2]
+    monkeypatch.setattr(engine, "write", write)
+    lab.AllTypes.insert(rows)
+    assert sorted(lab.AllTypes.fetch("id")) == [1, 2, 3, 4, 5]
+
+
 def test_large_insert_on_the_binary_charset(clean, tmp_path, connection, monkeypatch):
-    """An insert carrying over a megabyte of binary values is sent on the binary character
-    set (escaped ``_binary`` literals, ``_utf8mb4`` strings): every type still round-trips,
-    and the session's character set is back afterwards, also after a failed insert."""
+    """Inside a transaction (where the insert must use the caller's connection), an insert
+    carrying over a megabyte of binary values is sent on the binary character set (escaped
+    ``_binary`` literals, ``_utf8mb4`` strings): every type still round-trips, and the
+    session's character set is back afterwards, also after a failed insert."""
     lab = clean
     before = connection.query("SELECT @@character_set_client, @@collation_connection").fetchone()
     rng = np.random.default_rng(7)
@@ -307,7 +382,8 @@ def test_large_insert_on_the_binary_charset(clean, tmp_path, connection, monkeyp
         return original(self)
 
     monkeypatch.setattr(type(connection), "binary_charset", spy)
-    lab.AllTypes.insert(rows)
+    with lab.AllTypes.connection.transaction:
+        lab.AllTypes.insert(rows)
     assert used == [lab.AllTypes.connection]
     for row in rows:
         got = (lab.AllTypes & {"id": row["id"]}).fetch1(download_path=tmp_path / "dl")
@@ -316,7 +392,8 @@ def test_large_insert_on_the_binary_charset(clean, tmp_path, connection, monkeyp
     after = connection.query("SELECT @@character_set_client, @@collation_connection").fetchone()
     assert after == before
     with pytest.raises(dj.errors.DuplicateError):
-        lab.AllTypes.insert1(rows[0])
+        with lab.AllTypes.connection.transaction:
+            lab.AllTypes.insert1(rows[0])
     assert connection.query("SELECT @@character_set_client").fetchone() == before[:1]
     assert len(lab.AllTypes) == 2
 
@@ -1044,8 +1121,47 @@ def small_packet():
         admin.close()
 
 
+def _spy_statements(c, monkeypatch, prepared):
+    """The INSERT statements of the big schema that ``c`` sends: through the engine's insert
+    connection (``prepared``: ``engine.write`` spied; the text statements disabled) or as text
+    (``c.query`` spied; the engine's insert connection disabled)."""
+    from datajoint_rs import engine
+
+    statements = []
+    if prepared:
+        write = engine.write
+
+        def spy_write(connection, items, sql):
+            def counted():
+                for sql_text, params in items:
+                    assert sql_text.startswith(b"INSERT INTO `" + BIG_SCHEMA.encode())
+                    statements.append(sql_text)
+                    yield sql_text, params
+
+            return write(connection, counted(), sql)
+
+        monkeypatch.setattr(engine, "write", spy_write)
+        monkeypatch.setattr(c, "binary_charset", None)  # the text path must not be taken
+        return statements
+    monkeypatch.setattr(engine, "write_prepared", False)
+    query = c.query
+
+    def spy(sql, *args, **kwargs):
+        text = sql if isinstance(sql, str) else sql[:200].decode("utf-8", "replace")
+        if text.startswith("INSERT INTO `" + BIG_SCHEMA):
+            statements.append(sql)
+        return query(sql, *args, **kwargs)
+
+    monkeypatch.setattr(c, "query", spy)
+    return statements
+
+
 @pytest.mark.slow
-def test_insert_larger_than_max_allowed_packet(small_packet):
+@pytest.mark.parametrize("prepared", [True, False], ids=["prepared", "text"])
+def test_insert_larger_than_max_allowed_packet(small_packet, monkeypatch, prepared):
+    """120 MB of blobs through a 16 MB max_allowed_packet: several statements in one
+    transaction, both through the engine's insert connection (binary values as prepared
+    statement parameters) and as text statements on the caller's connection."""
     c = small_packet
     schema = dj.Schema(BIG_SCHEMA, connection=c)
 
@@ -1057,22 +1173,11 @@ def test_insert_larger_than_max_allowed_packet(small_packet):
         data : longblob
         """
 
-    statements = []
-    query = c.query
-
-    def spy(sql, *args, **kwargs):
-        text = sql if isinstance(sql, str) else sql[:200].decode("utf-8", "replace")
-        if text.startswith("INSERT INTO `" + BIG_SCHEMA):
-            statements.append(sql)
-        return query(sql, *args, **kwargs)
-
     rng = np.random.default_rng(1)
     rows = [dict(big_id=i, data=rng.integers(0, 256, 2 << 20, dtype=np.uint8)) for i in range(60)]
-    c.query = spy
-    try:
+    with monkeypatch.context() as m:
+        statements = _spy_statements(c, m, prepared)
         Big.insert(rows)
-    finally:
-        del c.query
     assert len(Big()) == 60
     assert len(statements) >= 120 // 16  # 120 MB of values through a 16 MB packet
     blob_helpers.assert_same((Big & "big_id=59").fetch1("data"), rows[59]["data"])
@@ -1081,13 +1186,10 @@ def test_insert_larger_than_max_allowed_packet(small_packet):
     Big.delete_quick()
     Big.insert1(dict(big_id=1000, data=np.zeros(1)))
     rows[-1] = dict(big_id=1000, data=rows[-1]["data"])
-    statements.clear()
-    c.query = spy
-    try:
+    with monkeypatch.context() as m:
+        statements = _spy_statements(c, m, prepared)
         with pytest.raises(errors.DuplicateError):
             Big.insert(rows)
-    finally:
-        del c.query
     assert len(statements) > 1
     assert Big.fetch("big_id").tolist() == [1000]
     assert not c.in_transaction

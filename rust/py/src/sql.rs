@@ -16,29 +16,42 @@ use crate::errors::dj_error;
 ///
 /// Binary values are hex literals, for a utf8mb4 connection; with `binary_charset` (for a
 /// statement sent after `SET NAMES binary`) they are escaped `_binary'..'` literals and
-/// strings carry the `_utf8mb4` introducer.
+/// strings carry the `_utf8mb4` introducer. With `placeholders` (implies `binary_charset`),
+/// binary values are `?` and the result is `(sql, [the binary values in order])`, for a
+/// prepared statement.
 #[pyfunction]
-#[pyo3(signature = (rows, fallback, binary_charset=false))]
+#[pyo3(signature = (rows, fallback, binary_charset=false, placeholders=false))]
 pub fn sql_values<'py>(
     py: Python<'py>,
     rows: &Bound<'py, PyAny>,
     fallback: &Bound<'py, PyAny>,
     binary_charset: bool,
-) -> PyResult<Bound<'py, PyBytes>> {
+    placeholders: bool,
+) -> PyResult<Bound<'py, PyAny>> {
     let rows = rows
         .try_iter()?
         .map(|row| row?.try_iter()?.collect::<PyResult<Vec<_>>>())
         .collect::<PyResult<Vec<_>>>()?;
+    let binary_charset = binary_charset || placeholders;
     // sized for the binary values up front: growing a buffer of hundreds of MB by doubling
     // copies it and faults in fresh pages several times over
-    let binary: usize = rows
-        .iter()
-        .flatten()
-        .filter_map(|v| v.cast::<PyBytes>().ok().map(|b| b.as_bytes().len()))
-        .sum();
+    let binary: usize = if placeholders {
+        0
+    } else {
+        rows.iter()
+            .flatten()
+            .filter_map(|v| v.cast::<PyBytes>().ok().map(|b| b.as_bytes().len()))
+            .sum()
+    };
     let per_byte = if binary_charset { 1.04 } else { 2.0 };
     let mut out: Vec<u8> =
         Vec::with_capacity((binary as f64 * per_byte) as usize + 32 * rows.len() + (1 << 12));
+    let mut params: Vec<Bound<'py, PyAny>> = Vec::new();
+    let mut ctx = Render {
+        fallback,
+        binary_charset,
+        params: placeholders.then_some(&mut params),
+    };
     for (r, row) in rows.iter().enumerate() {
         if r > 0 {
             out.push(b',');
@@ -48,20 +61,33 @@ pub fn sql_values<'py>(
             if i > 0 {
                 out.push(b',');
             }
-            push_value(py, value, fallback, binary_charset, &mut out)?;
+            push_value(py, value, &mut ctx, &mut out)?;
         }
         out.push(b')');
     }
-    Ok(PyBytes::new(py, &out))
+    let sql = PyBytes::new(py, &out).into_any();
+    if !placeholders {
+        return Ok(sql);
+    }
+    let params = pyo3::types::PyList::new(py, params)?;
+    Ok(pyo3::types::PyTuple::new(py, [sql, params.into_any()])?.into_any())
 }
 
-fn push_value(
-    py: Python<'_>,
-    v: &Bound<'_, PyAny>,
-    fallback: &Bound<'_, PyAny>,
+/// How values are rendered.
+struct Render<'a, 'py> {
+    fallback: &'a Bound<'py, PyAny>,
     binary_charset: bool,
+    /// where binary values go, as parameters (`?` in the text)
+    params: Option<&'a mut Vec<Bound<'py, PyAny>>>,
+}
+
+fn push_value<'py>(
+    py: Python<'py>,
+    v: &Bound<'py, PyAny>,
+    ctx: &mut Render<'_, 'py>,
     out: &mut Vec<u8>,
 ) -> PyResult<()> {
+    let binary_charset = ctx.binary_charset;
     if v.is_none() {
         out.extend_from_slice(b"DEFAULT");
     } else if v.is_exact_instance_of::<PyString>() {
@@ -82,12 +108,21 @@ fn push_value(
         let f = v.cast::<PyFloat>()?.value();
         sql::push_float(f, out)
             .ok_or_else(|| dj_error(py, format!("Cannot insert the float value {f}")))?;
-    } else if let Ok(b) = v.cast::<PyBytes>() {
-        push_bytes(b.as_bytes(), binary_charset, out);
-    } else if let Ok(b) = v.cast::<PyByteArray>() {
-        push_bytes(&b.to_vec(), binary_charset, out);
+    } else if v.is_instance_of::<PyBytes>() || v.is_instance_of::<PyByteArray>() {
+        if let Some(params) = ctx.params.as_deref_mut() {
+            out.push(b'?');
+            let value = match v.cast::<PyByteArray>() {
+                Ok(b) => PyBytes::new(py, &b.to_vec()).into_any(),
+                Err(_) => v.clone(),
+            };
+            params.push(value);
+        } else if let Ok(b) = v.cast::<PyBytes>() {
+            push_bytes(b.as_bytes(), binary_charset, out);
+        } else {
+            push_bytes(&v.cast::<PyByteArray>()?.to_vec(), binary_charset, out);
+        }
     } else {
-        let lit = fallback.call1((v,))?;
+        let lit = ctx.fallback.call1((v,))?;
         if let Ok(b) = lit.cast::<PyBytes>() {
             out.extend_from_slice(b.as_bytes());
         } else {

@@ -10,6 +10,7 @@
 //! When the result has been read to the end, the connection goes back to the reader's pool.
 
 mod cells;
+mod write;
 
 use std::mem::ManuallyDrop;
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
@@ -276,6 +277,11 @@ impl Reader {
             binary,
         };
         self.start(py, sqls, wants, spec, arrow, true)
+    }
+
+    /// A connection for bulk inserts with the same settings (see `write`).
+    fn writer(&self) -> write::Writer {
+        write::Writer::new(self.settings.clone())
     }
 
     /// Close the pooled idle connections.
@@ -715,6 +721,7 @@ fn read_rows<P: mysql::prelude::Protocol>(
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Reader>()?;
     m.add_class::<Stream>()?;
+    m.add_class::<write::Writer>()?;
     m.add("EngineError", m.py().get_type::<EngineError>())?;
     Ok(())
 }
