@@ -148,8 +148,29 @@ def write(connection, statements, sql):
     """Run ``statements`` (``(sql, [binary parameters])`` pairs, ``?`` in the SQL for each)
     in one transaction on the insert connection of ``connection`` (see ``writer``): all or
     nothing. Raises ``dj.errors`` exceptions (``sql`` names the statement in them)."""
+    # the caller's session settings as they are now (they may have changed since the
+    # engine's connections were opened: e.g. foreign_key_checks switched off for a bulk load)
+    settings = connection.query(
+        "SELECT @@session.foreign_key_checks, @@session.unique_checks, "
+        "@@session.sql_mode, @@session.time_zone"
+    ).fetchone()
+    literal = connection.literal
+    session = (
+        "SET SESSION foreign_key_checks = {}, unique_checks = {}, sql_mode = {}, "
+        "time_zone = {}".format(
+            int(settings[0]),
+            int(settings[1]),
+            literal(settings[2]).decode(),
+            literal(settings[3]).decode(),
+        )
+    ).encode()
+
+    def with_session():
+        yield session, []
+        yield from statements
+
     try:
-        return writer(connection).run(statements)
+        return writer(connection).run(with_session())
     except _native.EngineError as exc:
         raise translate(exc, sql) from None
 

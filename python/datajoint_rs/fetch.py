@@ -158,6 +158,29 @@ def _wants(heading, objects):
     ]
 
 
+class _Decoded(list):
+    """A fetched column whose values the fetch engine has decoded already (inline blobs)."""
+
+    __slots__ = ()
+
+
+def _inline_blob(attr):
+    """Blob attributes stored in the table itself (decoded by ``blob.unpack_many``)."""
+    return attr.is_blob and not attr.is_external and not attr.adapter
+
+
+def _engine_wants(heading, wants, decode):
+    """``wants`` with the inline blob columns decoded by the engine as they arrive (with
+    ``decode``'s squeeze), when ``decode`` is given and blobs are not bypassed."""
+    if decode is None or blob.bypass_serialization:
+        return wants
+    flags = f"blob:{int(bool(decode.squeeze))}{int(bool(blob.use_32bit_dims))}"
+    return [
+        flags if _inline_blob(heading[name]) else want
+        for name, want in zip(heading.names, wants, strict=True)
+    ]
+
+
 def _formatted_sql(expression):
     """The SQL text the server receives for ``expression`` (formatted as the driver does:
     the rendered SQL doubles its literal ``%``), or None if it does not format."""
@@ -167,7 +190,7 @@ def _formatted_sql(expression):
         return None
 
 
-def _read_rows(expression, heading, objects=False, chunk_rows=None, arrow=()):
+def _read_rows(expression, heading, objects=False, chunk_rows=None, arrow=(), decode=None):
     """The rows of ``expression`` as ``(key, n_rows, columns)`` chunks, whose order in the
     result is that of their keys (they may arrive out of order when a large result is read
     over several connections: not with ``chunk_rows``), one column per heading
@@ -179,15 +202,29 @@ def _read_rows(expression, heading, objects=False, chunk_rows=None, arrow=()):
     does not apply, the user's mysqlclient connection does: its integer and float cells
     arrive as raw text and are parsed into whole columns by ``_native.columns``. The
     engine gives columns ``i`` with ``arrow[i]`` true as Arrow-ready buffers
-    (``arrow.direct_array`` reads both forms)."""
+    (``arrow.direct_array`` reads both forms). With ``decode`` (a ``_Decoder``), the engine
+    decodes inline blob columns itself as their cells arrive: they come as ``_Decoded``
+    lists, which ``decode`` leaves alone."""
     connection = expression.connection
     wants = _wants(heading, objects)
     if engine.reader(connection) is not None:
         sql = _formatted_sql(expression)
         parts = engine.partitions(expression, heading) if sql and not chunk_rows else None
         binary = sql is not None and engine.use_binary(expression)
+        wants = _engine_wants(heading, wants, decode)
+        decoded = [w.startswith("blob:") for w in wants]
+
+        def mark(columns):
+            for i, done in enumerate(decoded):
+                if done:
+                    columns[i] = _Decoded(columns[i])
+            return columns
+
         if parts:
-            yield from engine.stream_parts(connection, parts, wants, arrow=arrow, binary=binary)
+            for key, n, columns in engine.stream_parts(
+                connection, parts, wants, arrow=arrow, binary=binary
+            ):
+                yield key, n, mark(columns)
             return
         if sql is not None:
             chunks = engine.stream(
@@ -200,8 +237,9 @@ def _read_rows(expression, heading, objects=False, chunk_rows=None, arrow=()):
                 binary=binary,
             )
             for seq, (n, columns) in enumerate(chunks):
-                yield (0, seq), n, columns
+                yield (0, seq), n, mark(columns)
             return
+        wants = _wants(heading, objects)
     if getattr(connection, "_query_cache", None):  # cached rows carry no column types
         rows = expression.cursor().fetchall()
         kinds = ["obj"] * len(heading.names)
@@ -276,9 +314,9 @@ class _Decoder:
         """Decode one chunk's columns in place (None: a column not wanted); returns them."""
         for i, name in enumerate(heading.names):
             attr = heading[name]
-            if columns[i] is None:
+            if columns[i] is None or isinstance(columns[i], _Decoded):
                 continue
-            if attr.is_blob and not attr.is_external and not attr.adapter:
+            if _inline_blob(attr):
                 columns[i] = list(columns[i])
                 _unpack_column(columns[i], self.squeeze)
             elif _transfers(attr):
@@ -325,7 +363,7 @@ def _first_row(n, columns):
     Arrow-ready buffers (tuples) stand in as None: they are never blobs."""
     if not n:
         return None
-    return [None if isinstance(c, tuple) else c[0] for c in columns]
+    return [None if isinstance(c, tuple | _Decoded) else c[0] for c in columns]
 
 
 def _dtype(heading, chunks):
@@ -338,7 +376,7 @@ def _fetch_records(expression, heading, decode):
     """All rows of ``expression`` as one structured array (each chunk is decoded while the
     engine reads the next)."""
     chunks, total = [], 0
-    for key, n, columns in _read_rows(expression, heading):
+    for key, n, columns in _read_rows(expression, heading, decode=decode):
         first = _first_row(n, columns)
         chunks.append((key, first, decode(heading, columns)))
         total += n
@@ -368,7 +406,9 @@ def _fetch_arrow(expression, heading, decode, chunk_rows=None):
     rest = [n for n in names if n not in direct]
     chunks, total = [], 0
     wanted = [n in direct for n in names]
-    for key, n, columns in _read_rows(expression, heading, chunk_rows=chunk_rows, arrow=wanted):
+    for key, n, columns in _read_rows(
+        expression, heading, chunk_rows=chunk_rows, arrow=wanted, decode=decode if rest else None
+    ):
         first = _first_row(n, columns)
         for i, name in enumerate(names):
             if name in direct:
@@ -393,7 +433,7 @@ def _iter_records(expression, heading, decode, chunk_rows):
     """The rows of ``expression`` as a sequence of structured arrays of up to
     ``chunk_rows`` rows (the dtype is fixed by the first row)."""
     dtype = None
-    for _, n, columns in _read_rows(expression, heading, chunk_rows=chunk_rows):
+    for _, n, columns in _read_rows(expression, heading, chunk_rows=chunk_rows, decode=decode):
         if dtype is None:
             dtype = _record_dtype(heading, _first_row(n, columns))
         decode(heading, columns)
@@ -407,7 +447,7 @@ def _fetch_dicts(expression, heading, decode):
     numbers, NULL as None), decoded."""
     names = heading.names
     chunks = []
-    for key, _, columns in _read_rows(expression, heading, objects=True):
+    for key, _, columns in _read_rows(expression, heading, objects=True, decode=decode):
         decode(heading, columns)
         rows = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
         chunks.append((key, rows))

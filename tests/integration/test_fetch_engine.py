@@ -325,6 +325,67 @@ def test_blob_chunks_overlap_and_match(lab, connection, tmp_path):
         (table & "id >= 10").delete_quick()
 
 
+def test_blobs_decoded_by_the_engine_as_they_arrive(lab, connection, tmp_path):
+    """Outside a transaction the engine inflates and decodes inline blobs itself: the arrays
+    are views of the engine's buffers (``_native.PlainBlob``), equal to the mysqlclient path's
+    in every form (squeeze, NULL, uncompressed and compressed cells, structures); inside a
+    transaction the caller's connection reads them as before."""
+    table = lab.AllTypes
+    for squeeze in (False, True):
+        ours, reference = both_paths(
+            lambda s=squeeze: table.fetch("id", "lb", "mb", "bl", order_by="id", squeeze=s)
+        )
+        assert same(ours, reference)
+    mb = table.fetch("mb", order_by="id")
+    assert isinstance(mb[1].base, _native.PlainBlob)  # compressed: inflated by the engine
+    assert not mb[1].flags.writeable
+    lb = (table & "id = 1").fetch1("lb")
+    assert isinstance(lb.base, _native.PlainBlob)  # stored uncompressed: the cell itself
+    assert np.array_equal(lb, np.arange(12, dtype="<f8").reshape(3, 4))
+    assert (table & "id = 2").fetch1("lb") is None
+    for as_dict in (True, False):
+        ours, reference = both_paths(lambda d=as_dict: table.fetch("mb", as_dict=d, order_by="id"))
+        assert same(ours, reference)
+    with connection.transaction:
+        inside = table.fetch("mb", order_by="id")
+    assert not isinstance(inside[1].base, _native.PlainBlob)
+    assert np.array_equal(inside[1], mb[1])
+    # streamed chunks are decoded too
+    chunks = list(table.proj("mb").fetch(as_iterator=True, chunk_rows=1))
+    assert [len(c) for c in chunks] == [1, 1]
+    assert np.array_equal(chunks[1]["mb"][0], mb[1])
+
+
+def test_corrupt_blobs_raise_the_same_error(lab, connection):
+    """A corrupt stored blob raises the same DataJointError through the engine as through
+    mysqlclient, and the next fetch works."""
+    table = lab.AllTypes
+    bad = {
+        "truncated stream": b"ZL123\0" + (1000).to_bytes(8, "little") + b"x\x9c\x01\x02",
+        "impossible length": b"ZL123\0" + (2**60).to_bytes(8, "little") + b"x\x9c",
+        "unknown protocol": b"no such protocol\0\x01",
+    }
+    for i, (what, raw) in enumerate(bad.items(), start=50):
+        # a copy of row 2 with the bad blob (the same connection: a temporary table)
+        full = f"`{SCHEMA}`.`all_types`"
+        connection.query(
+            f"CREATE TEMPORARY TABLE `{SCHEMA}`.bad_row SELECT * FROM {full} WHERE id = 2"
+        )
+        connection.query(f"UPDATE `{SCHEMA}`.bad_row SET id = %s, mb = %s", args=(i, raw))
+        connection.query(f"INSERT INTO {full} SELECT * FROM `{SCHEMA}`.bad_row")
+        connection.query(f"DROP TEMPORARY TABLE `{SCHEMA}`.bad_row")
+        try:
+            with pytest.raises(errors.DataJointError) as ours:
+                (table & f"id = {i}").fetch1("mb")
+            with engine.disabled(), pytest.raises(errors.DataJointError) as reference:
+                (table & f"id = {i}").fetch1("mb")
+            assert type(ours.value) is type(reference.value), what
+            assert str(ours.value) == str(reference.value), what
+        finally:
+            connection.query(f"DELETE FROM `{SCHEMA}`.`all_types` WHERE id = {i}")
+    assert len(table.fetch("mb")) == 2
+
+
 def test_query_errors_are_the_same(lab):
     bad = lab.Subject & "subject_id = no_such_function(1)"
     with pytest.raises(errors.QueryError) as ours:

@@ -327,6 +327,31 @@ def test_large_insert_through_prepared_statements(clean, tmp_path, connection, m
     assert after == before and not connection.in_transaction
 
 
+def test_prepared_insert_follows_the_session_settings(clean, connection):
+    """The engine's insert connection takes the caller's session settings as they are at the
+    insert: with foreign_key_checks switched off for a bulk load (as on the caller's own
+    connection), a large insert of rows whose parents are missing goes in; switched back
+    on, it is refused as on the caller's connection."""
+    lab = clean
+    big = np.random.default_rng(3).integers(0, 256, 1_500_000, dtype=np.uint8)
+    row = dict(subject_id=999, session=1, stim=big)
+    with pytest.raises(errors.IntegrityError):
+        lab.Stim.insert1(row, allow_direct_insert=True)
+    connection.query("SET SESSION foreign_key_checks = 0")
+    try:
+        lab.Stim.insert1(row, allow_direct_insert=True)
+    finally:
+        connection.query("SET SESSION foreign_key_checks = 1")
+    assert len(lab.Stim & "subject_id = 999") == 1
+    connection.query("SET SESSION foreign_key_checks = 0")
+    try:
+        (lab.Stim & "subject_id = 999").delete_quick()
+    finally:
+        connection.query("SET SESSION foreign_key_checks = 1")
+    with pytest.raises(errors.IntegrityError):
+        lab.Stim.insert1(dict(row, session=2), allow_direct_insert=True)
+
+
 def test_insert_connection_lost(clean, tmp_path, connection, monkeypatch):
     """The engine's idle insert connection closed by the server is replaced; a connection lost
     between two statements of one insert raises LostConnectionError and writes nothing."""

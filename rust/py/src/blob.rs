@@ -194,14 +194,30 @@ fn build_plain<'py>(
     squeeze: bool,
     dims32: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
+    build_value(
+        py,
+        plain_obj.as_any(),
+        plain_obj.as_bytes(),
+        squeeze,
+        dims32,
+    )
+}
+
+/// Decode the plain blob `plain`, which `base` owns, and build its Python value (arrays are
+/// views of `plain`, kept alive by `base`).
+pub fn build_value<'py>(
+    py: Python<'py>,
+    base: &Bound<'py, PyAny>,
+    plain: &[u8],
+    squeeze: bool,
+    dims32: bool,
+) -> PyResult<Bound<'py, PyAny>> {
     let t = py_types::types(py)?;
     let opts = DecodeOptions {
         dims32,
         ..DecodeOptions::default()
     };
-    let plain = plain_obj.as_bytes();
     let (_, value) = decode(plain, &opts).map_err(|e| blob_err(py, e, Side::Unpack))?;
-    let base = plain_obj.as_any();
     let builder = builder::Builder {
         keys: Default::default(),
         py,

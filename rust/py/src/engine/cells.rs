@@ -12,6 +12,7 @@ use numpy::IntoPyArray;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDate, PyDateTime, PyDelta, PyList, PyString};
 
+use super::blobs::{BlobCol, BlobOpts};
 use crate::errors::dj_error;
 use crate::py_types;
 
@@ -27,15 +28,33 @@ pub enum Want {
     F8,
     /// Python objects (int / float / None)
     Obj,
+    /// a blob column: DataJoint blobs decoded by the engine (see `blobs`); other cells as
+    /// `Obj`
+    Blob(BlobOpts),
 }
 
 impl Want {
+    /// "i8", "f8", "obj", or "blob:SD" with S (squeeze) and D (32-bit dimensions) 0 or 1.
     pub fn parse(name: &str) -> Option<Want> {
         Some(match name {
             "i8" => Want::I8,
             "f8" => Want::F8,
             "obj" => Want::Obj,
-            _ => return None,
+            _ => {
+                let flags = name.strip_prefix("blob:")?.as_bytes();
+                let flag = |i: usize| match flags.get(i) {
+                    Some(b'0') => Some(false),
+                    Some(b'1') => Some(true),
+                    _ => None,
+                };
+                if flags.len() != 2 {
+                    return None;
+                }
+                Want::Blob(BlobOpts {
+                    squeeze: flag(0)?,
+                    dims32: flag(1)?,
+                })
+            }
         })
     }
 }
@@ -62,6 +81,8 @@ pub enum Plan {
     IntObj,
     FloatObj,
     Cells(Cell),
+    /// binary cells decoded as DataJoint blobs
+    Blobs(BlobOpts),
 }
 
 fn is_int(t: ColumnType) -> bool {
@@ -84,7 +105,7 @@ pub fn plan(t: ColumnType, charset: u16, want: Want) -> Plan {
         return match want {
             Want::I8 => Plan::Int64,
             Want::F8 => Plan::Float64,
-            Want::Obj => Plan::IntObj,
+            Want::Obj | Want::Blob(_) => Plan::IntObj,
         };
     }
     if matches!(t, MYSQL_TYPE_FLOAT | MYSQL_TYPE_DOUBLE) {
@@ -117,7 +138,10 @@ pub fn plan(t: ColumnType, charset: u16, want: Want) -> Plan {
             Cell::Str
         }
         // binary strings, blobs, BIT, GEOMETRY, and anything mysqlclient has no converter for
-        _ => Cell::Bytes,
+        _ => match want {
+            Want::Blob(opts) => return Plan::Blobs(opts),
+            _ => Cell::Bytes,
+        },
     })
 }
 
@@ -248,6 +272,7 @@ pub enum Col {
     IntObj(Vec<Option<i128>>),
     FloatObj(Vec<Option<f64>>),
     Cells(Cell, Texts),
+    Blobs(BlobCol),
 }
 
 /// A problem with a cell, reported as a DataJointError.
@@ -306,6 +331,7 @@ impl Col {
             Plan::IntObj => Col::IntObj(Vec::with_capacity(capacity)),
             Plan::FloatObj => Col::FloatObj(Vec::with_capacity(capacity)),
             Plan::Cells(c) => Col::Cells(c, Texts::with_capacity(capacity)),
+            Plan::Blobs(opts) => Col::Blobs(BlobCol::new(opts, capacity)),
         }
     }
 
@@ -337,6 +363,7 @@ impl Col {
                 Some(raw) => Some(parse_f64(&raw)?),
             }),
             Col::Cells(_, v) => v.push(cell.as_deref()),
+            Col::Blobs(v) => v.push(cell),
         }
         Ok(())
     }
@@ -431,6 +458,7 @@ impl Col {
             }
             Col::FloatObj(v) => PyList::new(py, v)?.into_any(),
             Col::Cells(how, v) => cells_to_list(py, how, &v)?.into_any(),
+            Col::Blobs(v) => v.into_py(py)?,
         })
     }
 }

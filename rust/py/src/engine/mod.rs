@@ -9,6 +9,7 @@
 //! inflation overlaps the transfer and at most a few chunks are in memory beyond the result.
 //! When the result has been read to the end, the connection goes back to the reader's pool.
 
+mod blobs;
 mod cells;
 mod write;
 
@@ -722,6 +723,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Reader>()?;
     m.add_class::<Stream>()?;
     m.add_class::<write::Writer>()?;
+    m.add_class::<blobs::PlainBlob>()?;
     m.add("EngineError", m.py().get_type::<EngineError>())?;
     Ok(())
 }

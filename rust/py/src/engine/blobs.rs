@@ -1,0 +1,213 @@
+//! Blob columns decoded by the engine as their cells arrive.
+//!
+//! A compressed cell is handed, as received (no copy), to a small pool of inflater threads the
+//! moment its row has been read, and inflated into a buffer of its own; the reader goes on
+//! with the next rows meanwhile. The pool's queue is bounded, so a reader that outpaces the
+//! inflaters waits, and the compressed bytes in memory stay a few cells' worth. When the
+//! caller takes the chunk, it waits (without the GIL) for the chunk's cells and builds the
+//! values: arrays are views of the inflated buffers (each owned by a `PlainBlob`), so the
+//! result costs one allocation per blob and no copy beyond the inflation itself.
+//!
+//! Values, and errors for bad blobs, are those of `unpack_many`.
+
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Mutex, OnceLock};
+
+use dj_core::blob::header::{frame, Framing};
+use dj_core::compress;
+use dj_core::BlobError;
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+
+use crate::errors::{blob_err, Side};
+
+/// How blob cells are decoded (from the `want` of the column).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlobOpts {
+    pub squeeze: bool,
+    pub dims32: bool,
+}
+
+/// One cell of a blob column.
+enum Cell {
+    Null,
+    /// the plain blob: as received (uncompressed), or inflated already
+    Plain(Vec<u8>),
+    /// being inflated by the pool
+    Pending(Receiver<Result<Vec<u8>, BlobError>>),
+    /// the envelope could not be read
+    Bad(BlobError),
+}
+
+/// The cells of one chunk's blob column.
+pub struct BlobCol {
+    opts: BlobOpts,
+    cells: Vec<Cell>,
+}
+
+type Task = Box<dyn FnOnce() + Send>;
+
+/// The inflater pool: one thread per core, fed through a bounded queue.
+fn pool() -> &'static Mutex<SyncSender<Task>> {
+    static POOL: OnceLock<Mutex<SyncSender<Task>>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        let (tx, rx) = sync_channel::<Task>(2 * threads);
+        let rx = std::sync::Arc::new(Mutex::new(rx));
+        for _ in 0..threads {
+            let rx = std::sync::Arc::clone(&rx);
+            let spawned = std::thread::Builder::new()
+                .name("dj-inflate".into())
+                .spawn(move || loop {
+                    let task = match rx.lock() {
+                        Ok(guard) => guard.recv(),
+                        Err(_) => return,
+                    };
+                    match task {
+                        Ok(task) => task(),
+                        Err(_) => return,
+                    }
+                });
+            if spawned.is_err() {
+                break; // fewer threads (at worst none: tasks then run inline, see `submit`)
+            }
+        }
+        Mutex::new(tx)
+    })
+}
+
+/// Run `task` on the pool (inline if the pool cannot take it).
+fn submit(task: Task) {
+    let sender = pool().lock().ok().map(|tx| tx.clone());
+    match sender {
+        Some(tx) => {
+            if let Err(std::sync::mpsc::SendError(task)) = tx.send(task) {
+                task();
+            }
+        }
+        None => task(),
+    }
+}
+
+/// Inflate `stream` (a slice of `cell` at `start..`) into a new buffer of `n` bytes.
+fn inflate(
+    cell: &[u8],
+    start: usize,
+    envelope: dj_core::blob::Envelope,
+    n: usize,
+) -> Result<Vec<u8>, BlobError> {
+    let mut out: Vec<u8> = Vec::with_capacity(n);
+    crate::inflate::advise_huge_pages(out.as_mut_ptr(), n);
+    // SAFETY: the capacity is n bytes; decompress_into writes all of them or fails (then the
+    // length stays 0); u8 has no invalid bit patterns.
+    let buf = unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr(), n) };
+    compress::decompress_into(envelope, &cell[start..], buf)?;
+    unsafe { out.set_len(n) };
+    Ok(out)
+}
+
+impl BlobCol {
+    pub fn new(opts: BlobOpts, capacity: usize) -> BlobCol {
+        BlobCol {
+            opts,
+            cells: Vec::with_capacity(capacity),
+        }
+    }
+
+    /// Append a cell (None: NULL); a compressed one starts inflating on the pool.
+    pub fn push(&mut self, cell: Option<Vec<u8>>) {
+        let Some(cell) = cell else {
+            self.cells.push(Cell::Null);
+            return;
+        };
+        let (envelope, n, start) = match frame(&cell, self.opts.dims32) {
+            Ok(Framing::Plain(_)) => {
+                self.cells.push(Cell::Plain(cell));
+                return;
+            }
+            Ok(Framing::Compressed {
+                envelope,
+                plain_len,
+                stream,
+            }) => match compress::check_plain_len(envelope, stream.len(), plain_len) {
+                Ok(n) => (
+                    envelope,
+                    n,
+                    stream.as_ptr() as usize - cell.as_ptr() as usize,
+                ),
+                Err(e) => {
+                    self.cells.push(Cell::Bad(e));
+                    return;
+                }
+            },
+            Err(e) => {
+                self.cells.push(Cell::Bad(e));
+                return;
+            }
+        };
+        let (tx, rx) = sync_channel(1);
+        submit(Box::new(move || {
+            let _ = tx.send(inflate(&cell, start, envelope, n));
+        }));
+        self.cells.push(Cell::Pending(rx));
+    }
+
+    /// Wait for the cells still inflating (call without the GIL).
+    pub fn wait(&mut self) {
+        for cell in &mut self.cells {
+            if let Cell::Pending(rx) = cell {
+                *cell = match rx.recv() {
+                    Ok(Ok(plain)) => Cell::Plain(plain),
+                    Ok(Err(e)) => Cell::Bad(e),
+                    Err(_) => Cell::Bad(BlobError::Decompress {
+                        codec: "zlib",
+                        detail: "the inflater stopped".into(),
+                    }),
+                };
+            }
+        }
+    }
+
+    /// The decoded values, as a list (after `wait`).
+    pub fn into_py(mut self, py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+        py.detach(|| self.wait());
+        let BlobOpts { squeeze, dims32 } = self.opts;
+        let out = PyList::empty(py);
+        for cell in self.cells {
+            match cell {
+                Cell::Null => out.append(py.None())?,
+                Cell::Plain(data) => {
+                    let base = Bound::new(py, PlainBlob { data })?;
+                    let data = base.get().data.as_slice();
+                    out.append(crate::blob::build_value(
+                        py,
+                        base.as_any(),
+                        data,
+                        squeeze,
+                        dims32,
+                    )?)?;
+                }
+                Cell::Bad(e) => return Err(blob_err(py, e, Side::Unpack)),
+                Cell::Pending(_) => {
+                    return Err(crate::errors::dj_error(py, "a blob was not inflated"))
+                }
+            }
+        }
+        Ok(out.into_any())
+    }
+}
+
+/// The memory of a decoded blob, which the arrays decoded from it are views of.
+#[pyclass(module = "datajoint_rs._native", frozen)]
+pub struct PlainBlob {
+    data: Vec<u8>,
+}
+
+#[pymethods]
+impl PlainBlob {
+    fn __len__(&self) -> usize {
+        self.data.len()
+    }
+}
