@@ -552,9 +552,10 @@ class Bench:
         # the server's max_allowed_packet it fails ("server has gone away"), so it inserts
         # in as few calls as fit (what its users do)
         limit = int(self.sql("SELECT @@max_allowed_packet")[0][0])
-        need = sum(len(p) for p in packed) * 2 + 1024 * len(packed)  # PyMySQL sends hex
+        need = sum(len(b) for _, b in packed) * 2 + 1024 * len(packed)  # PyMySQL sends hex
         calls = max(1, int(-(-need // (limit * 0.9))))
         per_call = -(-len(rows) // calls)
+        progress(f"   datajoint inserts in {calls} call(s) of {per_call} rows")
         if calls > 1:
             self.notes.append(
                 f"datajoint 0.14.9 inserts the blobs in {calls} calls of {per_call} rows: one "

@@ -8,8 +8,14 @@ binary protocol of a prepared statement for large results where every column rea
 the same that way) and decodes each column into a numpy array, Arrow buffers, or a list of
 the values mysqlclient would have built, with the GIL released, in chunks; blob columns of
 one chunk are inflated on all cores while the next chunk is arriving. Large scans of one
-table are read over several connections at once (``partitions``). The results are exactly
-those of the mysqlclient path.
+table are read over several connections at once (``partitions``). Inline blob columns are
+inflated by a pool of threads as their cells arrive and decoded by the engine. The results
+are exactly those of the mysqlclient path.
+
+Outside a transaction, inserts carrying large binary values go through the engine too
+(``writer``/``write``): on an insert connection of its own, as prepared statements whose
+binary values are parameters (the server copies them instead of lexing escaped literals), in
+one transaction, with the caller's current session settings.
 
 The engine is not used, and ``fetch`` reads through the user's own mysqlclient connection as
 before, when:
