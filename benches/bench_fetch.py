@@ -162,6 +162,11 @@ def main(argv=None) -> int:
         help="stream a table of about this many GB (the big blobs copied by the server) "
         "instead of the 1 GB big-blob table",
     )
+    parser.add_argument(
+        "--stream-only",
+        action="store_true",
+        help="only the streaming case (with --stream-gb: the issue's 5 GB under 500 MB)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -200,7 +205,9 @@ def main(argv=None) -> int:
         rng = np.random.default_rng(0)
 
         # ---- data
-        n = size["scalar_rows"]
+        n = 0 if args.stream_only else size["scalar_rows"]
+        if args.stream_only:
+            size["med_n"] = 0
         progress(f"inserting {n:,} scalar rows")
         days = np.datetime64("2020-01-01") + rng.integers(0, 3000, n).astype("timedelta64[D]")
         scalar = [
@@ -316,25 +323,26 @@ def main(argv=None) -> int:
             rows_out.append(row)
             del results
 
-        case(f"{n:,} rows x 6 scalars -> numpy", "ScalarRow", {"dj": 10, "cx": 1.5})
-        case(f"{n:,} rows x 6 scalars -> Arrow", "ScalarRow", {"dj": 10, "cx": 1.5}, arrow=True)
         mb = size["big_floats"] * 8 / 1e6
-        case(f"{size['big_n']} x {mb:.0f} MB compressed arrays", "BigBlob", {"dj": 4})
-        kb = size["med_floats"] * 8 / 1e3
-        case(f"{size['med_n']:,} rows x {kb:.0f} KB arrays", "MedBlob", {"dj": 5})
-
-        progress("peak memory of the big-blob fetch (fresh subprocess)")
-        out = subprocess.run(
-            [sys.executable, __file__, "--child", json.dumps(dict(db=db))],
-            capture_output=True,
-            text=True,
-            env=os.environ,
-        )
         memory = streamed = None
-        if out.returncode == 0:
-            memory = json.loads(out.stdout.strip().splitlines()[-1])
-        else:
-            progress("memory child failed:\n" + out.stderr[-2000:])
+        if not args.stream_only:
+            case(f"{n:,} rows x 6 scalars -> numpy", "ScalarRow", {"dj": 10, "cx": 1.5})
+            case(f"{n:,} rows x 6 scalars -> Arrow", "ScalarRow", {"dj": 10, "cx": 1.5}, arrow=True)
+            case(f"{size['big_n']} x {mb:.0f} MB compressed arrays", "BigBlob", {"dj": 4})
+            kb = size["med_floats"] * 8 / 1e3
+            case(f"{size['med_n']:,} rows x {kb:.0f} KB arrays", "MedBlob", {"dj": 5})
+
+            progress("peak memory of the big-blob fetch (fresh subprocess)")
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", json.dumps(dict(db=db))],
+                capture_output=True,
+                text=True,
+                env=os.environ,
+            )
+            if out.returncode == 0:
+                memory = json.loads(out.stdout.strip().splitlines()[-1])
+            else:
+                progress("memory child failed:\n" + out.stderr[-2000:])
         if not args.quick:
             progress("streaming the big blobs (fresh subprocess)")
             spec = dict(db=db, stream=True)

@@ -365,7 +365,7 @@ def render(head: list[str], body: list[list[str]], markdown: bool) -> str:
         lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
         lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in body]
         return "\n".join(lines)
-    widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(head)]
+    widths = [max([len(h)] + [len(row[i]) for row in body]) for i, h in enumerate(head)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     lines = [fmt.format(*head), "  ".join("-" * w for w in widths)]
     lines += [fmt.format(*row) for row in body]
