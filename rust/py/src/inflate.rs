@@ -49,7 +49,7 @@ pub fn new_bytes(py: Python<'_>, len: usize) -> PyResult<(Bound<'_, PyBytes>, Ou
 /// before writing them: 512 times fewer faults. Advisory only; errors are ignored.
 const HUGE_PAGE: usize = 2 << 20;
 
-pub fn advise_huge_pages(ptr: *mut u8, len: usize) {
+fn advise_huge_pages(ptr: *mut u8, len: usize) {
     if len < 2 * HUGE_PAGE {
         return;
     }

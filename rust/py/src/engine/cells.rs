@@ -335,6 +335,13 @@ impl Col {
         }
     }
 
+    /// The chunk is complete: start whatever work can run before the caller takes it.
+    pub fn seal(&mut self) {
+        if let Col::Blobs(v) = self {
+            v.flush();
+        }
+    }
+
     /// Append one cell (None: SQL NULL). `index` names the column in error messages.
     pub fn push(&mut self, cell: Option<Vec<u8>>, index: usize) -> Result<(), CellError> {
         match self {

@@ -665,7 +665,8 @@ fn read_rows<P: mysql::prelude::Protocol>(
     // The metadata travels with the first chunk (or the end): one hand-over, not two, for
     // the many small results.
     let mut meta = Some(meta);
-    let send = |n: usize, cols: Vec<Col>, meta: &mut Option<Meta>| {
+    let send = |n: usize, mut cols: Vec<Col>, meta: &mut Option<Meta>| {
+        cols.iter_mut().for_each(Col::seal);
         let msg = match meta.take() {
             Some(m) => Msg::Start(part, m, (n > 0).then_some((n, cols))),
             None => Msg::Chunk(part, n, cols),
