@@ -20,7 +20,7 @@
 #   - @@version reported as a bare "10.11.19": DataJoint 0.14 (and code ported from it) feeds
 #     @@version to packaging.version.parse, which rejects "10.11.19-MariaDB-0+deb12u1";
 #   - durability traded for speed (the data is disposable);
-#   - a 2 GB buffer pool and 1 GB redo log, so that the benchmarks' 1 GB blob tables stay in
+#   - a 4 GB buffer pool and 1 GB redo log, so that the benchmarks' 1 GB blob tables stay in
 #     memory, as on a warm production server (with 256 MB every fetch of them read the disk:
 #     the bare transfer took 4 s instead of 1, and a server-side copy 4.8 s instead of 1).
 # Accounts: root/<password> from anywhere (what the tests use, via DJ_USER/DJ_PASS), and a
@@ -129,7 +129,7 @@ write_conf() {
         echo "character-set-server = utf8mb4"
         echo "collation-server = utf8mb4_general_ci"
         echo "max_allowed_packet = 1G"
-        echo "innodb_buffer_pool_size = 2G"
+        echo "innodb_buffer_pool_size = 4G"
         echo "innodb_log_file_size = 1G"
         echo "innodb_flush_log_at_trx_commit = 0"
         echo "innodb_doublewrite = 0"

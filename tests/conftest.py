@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import blob_helpers
+import lab_schema
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -70,3 +71,17 @@ def _restore_blob_flags():
     saved = (module.use_32bit_dims, module.bypass_serialization)
     yield
     module.use_32bit_dims, module.bypass_serialization = saved
+
+
+@pytest.fixture(scope="module")
+def connection():
+    """A ``datajoint_rs`` connection to the test server (DJ_HOST, DJ_USER, DJ_PASS), one per
+    test module; skips when no server is configured."""
+    env = lab_schema.server_env()
+    if env is None:
+        pytest.skip("DJ_HOST is not set: no database server to test against")
+    import datajoint_rs
+
+    c = datajoint_rs.Connection(*env)
+    yield c
+    c.close()

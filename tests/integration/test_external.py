@@ -94,13 +94,6 @@ def stores(dirs):
 
 
 @pytest.fixture(scope="module")
-def connection():
-    c = dj.Connection(*ENV)
-    yield c
-    c.close()
-
-
-@pytest.fixture(scope="module")
 def lab(stores, connection):
     """Tables with every external kind, in both stores."""
     connection.query(f"DROP DATABASE IF EXISTS `{SCHEMA}`")

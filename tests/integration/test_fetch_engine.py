@@ -29,13 +29,6 @@ SCHEMA = f"djtest_eng_{SUFFIX}"
 
 
 @pytest.fixture(scope="module")
-def connection():
-    c = dj.Connection(*ENV)
-    yield c
-    c.close()
-
-
-@pytest.fixture(scope="module")
 def lab(connection, tmp_path_factory):
     connection.query(f"DROP DATABASE IF EXISTS `{SCHEMA}`")
     module = lab_schema.load_lab(dj, SCHEMA, connection)

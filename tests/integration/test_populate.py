@@ -182,13 +182,6 @@ HOOKS = Hooks()
 
 
 @pytest.fixture(scope="module")
-def connection():
-    c = dj.Connection(*ENV)
-    yield c
-    c.close()
-
-
-@pytest.fixture(scope="module")
 def other_connection():
     """A second connection, to change data while a populate is running."""
     c = dj.Connection(*ENV)

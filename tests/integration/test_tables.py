@@ -34,13 +34,6 @@ SCHEMA_B = f"djtest_tbl_{SUFFIX}_b"
 
 
 @pytest.fixture(scope="module")
-def connection():
-    c = dj.Connection(*ENV)
-    yield c
-    c.close()
-
-
-@pytest.fixture(scope="module")
 def lab(connection):
     for name in (SCHEMA, SCHEMA_B):
         connection.query(f"DROP DATABASE IF EXISTS `{name}`")
