@@ -13,8 +13,8 @@ Run from the repo root, after ``.venv/bin/maturin develop --release``::
 Both packages talk to the same MariaDB server in the same process, each in its own schema
 (``djbench_ours_<pid>`` / ``djbench_ref_<pid>``, identical definitions); the floor (raw
 ``MySQLdb`` with pre-built values) uses ``djbench_floor_<pid>``. All three are dropped at the
-end. Every connection is made with TLS off (``dj.config["database.use_tls"] = False``); what
-each connection actually negotiated is printed.
+end. Every connection is made with TLS off (``dj.config["database.use_tls"] = False``), or with
+``--tls`` on (``use_tls=True``); what each connection actually negotiated is printed.
 
 Cases (row counts scale with ``--scale``; ``--quick`` uses tiny sizes):
 
@@ -138,7 +138,8 @@ def load(impl: str):
     dj.config["database.port"] = params["port"]
     dj.config["database.user"] = params["user"]
     dj.config["database.password"] = params["password"]
-    dj.config["database.use_tls"] = False
+    # --tls (BENCH_TLS=1, inherited by the memory subprocesses): every connection encrypted
+    dj.config["database.use_tls"] = os.environ.get("BENCH_TLS") == "1"
     dj.config["safemode"] = False
     logging.getLogger(dj.__name__).setLevel(logging.WARNING)
     return dj
@@ -168,7 +169,8 @@ def raw_connect(params: dict):
         binary_prefix=True,  # bytes as _binary'...', as both packages send them
     )
     try:
-        return MySQLdb.connect(ssl_mode="DISABLED", **kwargs)
+        mode = "REQUIRED" if os.environ.get("BENCH_TLS") == "1" else "DISABLED"
+        return MySQLdb.connect(ssl_mode=mode, **kwargs)
     except (TypeError, MySQLdb.NotSupportedError):  # client library without ssl_mode
         return MySQLdb.connect(**kwargs)
 
@@ -502,7 +504,7 @@ class Bench:
         used["floor (MySQLdb)"] = f"TLS ({cipher})" if cipher else "no TLS"
         forced = " (datajoint forced off with --ref-no-tls)" if self.args.ref_no_tls else ""
         self.notes.append(
-            f"connections (all configured with TLS off{forced}): "
+            f"connections (all configured with TLS {'on' if self.args.tls else 'off'}{forced}): "
             + ", ".join(f"{k}: {v}" for k, v in used.items())
         )
 
@@ -1000,12 +1002,22 @@ def main(argv=None) -> int:
         help="force datajoint 0.14.9 off TLS (PyMySQL ssl_disabled=True); by default it "
         "negotiates TLS despite use_tls=False when the server offers it",
     )
+    ap.add_argument(
+        "--tls",
+        action="store_true",
+        help="every connection with TLS (use_tls=True; the floor's ssl_mode=REQUIRED), as "
+        "users' default use_tls=None gets from a server that offers it",
+    )
     ap.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
     for k, v in (("DJ_HOST", "127.0.0.1"), ("DJ_USER", "root"), ("DJ_PASS", "password")):
         os.environ.setdefault(k, v)
+    if args.tls:
+        if args.ref_no_tls:
+            ap.error("--tls and --ref-no-tls contradict each other")
+        os.environ["BENCH_TLS"] = "1"
     if args.child:
         return child_main(json.loads(args.child))
 
