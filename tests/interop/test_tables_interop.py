@@ -173,7 +173,8 @@ def fill(lab, files):
     lab.Release.insert1((5, "five"))
     lab.Stim.insert(
         [
-            dict(subject_id=1, session=1, stim=np.arange(10.0)),
+            # 1.6 MB: datajoint_rs sends it as a prepared-statement parameter (engine.writer)
+            dict(subject_id=1, session=1, stim=np.random.default_rng(5).standard_normal(200_000)),
             dict(subject_id=1, session=2, stim=[np.eye(2), "s", 3]),
             dict(subject_id=3, session=1, stim=np.int64(7)),
         ],
