@@ -1,9 +1,10 @@
 //! Blob columns decoded by the engine as their cells arrive.
 //!
-//! A compressed cell is handed, as received (no copy), to a small pool of inflater threads the
-//! moment its row has been read, and inflated into a buffer of its own; the reader goes on
-//! with the next rows meanwhile. The pool's queue is bounded, so a reader that outpaces the
-//! inflaters waits, and the compressed bytes in memory stay a few cells' worth. When the
+//! Compressed cells are handed, as received (no copy), to a small pool of inflater threads in
+//! batches of about a megabyte (a large blob is a batch of its own; a chunk's last batch goes
+//! when the chunk is complete), and each is inflated into a buffer of its own; the reader goes
+//! on with the next rows meanwhile. The pool's queue is bounded, so a reader that outpaces the
+//! inflaters waits, and the compressed bytes in memory stay a few batches' worth. When the
 //! caller takes the chunk, it waits (without the GIL) for the chunk's cells and builds the
 //! values: arrays are views of the inflated buffers (each owned by a `PlainBlob`), so the
 //! result costs one allocation per blob and no copy beyond the inflation itself.
