@@ -207,6 +207,27 @@ def server_env():
     return os.environ["DJ_HOST"], os.environ.get("DJ_USER", "root"), os.environ.get("DJ_PASS", "")
 
 
+def s3_env():
+    """The test S3 server from DJ_S3_ENDPOINT / _ACCESS_KEY / _SECRET_KEY / _BUCKET (values
+    None when unset; see ``scripts/s3server.sh env``)."""
+    return {
+        k: os.environ.get(f"DJ_S3_{k.upper()}")
+        for k in ("endpoint", "access_key", "secret_key", "bucket")
+    }
+
+
+def remove_s3_prefix(prefix):
+    """Delete the objects under ``prefix`` from the shared test bucket."""
+    import minio
+
+    env = s3_env()
+    client = minio.Minio(
+        env["endpoint"], access_key=env["access_key"], secret_key=env["secret_key"], secure=False
+    )
+    for obj in client.list_objects(env["bucket"], prefix=prefix, recursive=True):
+        client.remove_object(env["bucket"], obj.object_name)
+
+
 def load_lab(dj, schema_name, connection=None, module_name="lab"):
     """Execute ``LAB_SOURCE`` as a new module with ``dj`` bound to the given package."""
     module = types.ModuleType(module_name)

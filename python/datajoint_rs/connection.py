@@ -427,6 +427,15 @@ class Connection:
 
         engine.close(self)
 
+    def session_settings_sql(self, names):
+        """``["SET SESSION a = ...", ...]``: the statements that give another connection this
+        session's current values of the variables ``names`` (read in one query)."""
+        values = self.query("SELECT " + ", ".join(f"@@session.{name}" for name in names)).fetchone()
+        return [
+            f"SET SESSION {name} = {self.literal(value).decode()}"
+            for name, value in zip(names, values, strict=True)
+        ]
+
     def engine_settings(self):
         """What the fetch engine needs to open connections like this one (see
         ``datajoint_rs.engine``): host, port, user, password, ``tls`` (None, or a dict of
@@ -437,9 +446,7 @@ class Connection:
         info = self.conn_info
         use_tls = info["ssl_input"]
         charset = config["connection.charset"] or "utf8mb4"
-        sql_mode, time_zone = self.query(
-            "SELECT @@session.sql_mode, @@session.time_zone"
-        ).fetchone()
+        session = self.session_settings_sql(("sql_mode", "time_zone"))
         status = self.query("SHOW SESSION STATUS LIKE 'Ssl_cipher'").fetchone()
         cipher = status[1] if status else None
         if isinstance(use_tls, dict) and (use_tls.get("cert") or use_tls.get("key")):
@@ -452,11 +459,7 @@ class Connection:
                 return None
         else:
             tls = {}
-        init = [
-            f"SET NAMES {charset}",
-            "SET SESSION sql_mode = " + self.literal(sql_mode).decode(),
-            "SET SESSION time_zone = " + self.literal(time_zone).decode(),
-        ]
+        init = [f"SET NAMES {charset}", *session]
         if self.init_fun:
             init.append(self.init_fun)
         host = info["host"]

@@ -156,23 +156,13 @@ def write(connection, statements, sql):
     nothing. Raises ``dj.errors`` exceptions (``sql`` names the statement in them)."""
     # the caller's session settings as they are now (they may have changed since the
     # engine's connections were opened: e.g. foreign_key_checks switched off for a bulk load)
-    settings = connection.query(
-        "SELECT @@session.foreign_key_checks, @@session.unique_checks, "
-        "@@session.sql_mode, @@session.time_zone"
-    ).fetchone()
-    literal = connection.literal
-    session = (
-        "SET SESSION foreign_key_checks = {}, unique_checks = {}, sql_mode = {}, "
-        "time_zone = {}".format(
-            int(settings[0]),
-            int(settings[1]),
-            literal(settings[2]).decode(),
-            literal(settings[3]).decode(),
-        )
-    ).encode()
+    session = connection.session_settings_sql(
+        ("foreign_key_checks", "unique_checks", "sql_mode", "time_zone")
+    )
 
     def with_session():
-        yield session, []
+        for statement in session:
+            yield statement.encode(), []
         yield from statements
 
     try:

@@ -211,8 +211,8 @@ def _read_rows(expression, heading, objects=False, chunk_rows=None, arrow=(), de
         sql = _formatted_sql(expression)
         parts = engine.partitions(expression, heading) if sql and not chunk_rows else None
         binary = sql is not None and engine.use_binary(expression)
-        wants = _engine_wants(heading, wants, decode)
-        decoded = [w.startswith("blob:") for w in wants]
+        engine_wants = _engine_wants(heading, wants, decode)
+        decoded = [w.startswith("blob:") for w in engine_wants]
 
         def mark(columns):
             for i, done in enumerate(decoded):
@@ -222,7 +222,7 @@ def _read_rows(expression, heading, objects=False, chunk_rows=None, arrow=(), de
 
         if parts:
             for key, n, columns in engine.stream_parts(
-                connection, parts, wants, arrow=arrow, binary=binary
+                connection, parts, engine_wants, arrow=arrow, binary=binary
             ):
                 yield key, n, mark(columns)
             return
@@ -230,7 +230,7 @@ def _read_rows(expression, heading, objects=False, chunk_rows=None, arrow=(), de
             chunks = engine.stream(
                 connection,
                 sql,
-                wants,
+                engine_wants,
                 chunk_rows or engine.CHUNK_ROWS,
                 arrow=arrow,
                 whole=not chunk_rows,
@@ -239,7 +239,6 @@ def _read_rows(expression, heading, objects=False, chunk_rows=None, arrow=(), de
             for seq, (n, columns) in enumerate(chunks):
                 yield (0, seq), n, mark(columns)
             return
-        wants = _wants(heading, objects)
     if getattr(connection, "_query_cache", None):  # cached rows carry no column types
         rows = expression.cursor().fetchall()
         kinds = ["obj"] * len(heading.names)

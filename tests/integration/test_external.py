@@ -26,10 +26,7 @@ import datajoint_rs as dj  # noqa: E402
 from datajoint_rs import blob, errors  # noqa: E402
 from datajoint_rs.errors import DataJointError  # noqa: E402
 
-S3_ENV = {
-    k: os.environ.get(f"DJ_S3_{k.upper()}")
-    for k in ("endpoint", "access_key", "secret_key", "bucket")
-}
+S3_ENV = lab_schema.s3_env()
 HAVE_S3 = all(S3_ENV.values())
 SUFFIX = uuid.uuid4().hex[:8]
 SCHEMA = f"djtest_ext_{SUFFIX}"
@@ -57,20 +54,6 @@ def s3_spec(location, stage, **extra):
     )
 
 
-def remove_s3_prefix(prefix):
-    """Delete this module's objects from the shared test bucket."""
-    import minio
-
-    client = minio.Minio(
-        S3_ENV["endpoint"],
-        access_key=S3_ENV["access_key"],
-        secret_key=S3_ENV["secret_key"],
-        secure=False,
-    )
-    for obj in client.list_objects(S3_ENV["bucket"], prefix=prefix, recursive=True):
-        client.remove_object(S3_ENV["bucket"], obj.object_name)
-
-
 @pytest.fixture(scope="module")
 def dirs(tmp_path_factory):
     return {name: tmp_path_factory.mktemp(name) for name in ("location", "stage", "cache", "dl")}
@@ -90,7 +73,7 @@ def stores(dirs):
         yield stores
     dj.config["stores"] = saved
     if HAVE_S3:
-        remove_s3_prefix(f"djtest/{SUFFIX}/")
+        lab_schema.remove_s3_prefix(f"djtest/{SUFFIX}/")
 
 
 @pytest.fixture(scope="module")

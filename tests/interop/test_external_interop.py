@@ -45,10 +45,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
 ]
 
-S3_ENV = {
-    k: os.environ.get(f"DJ_S3_{k.upper()}")
-    for k in ("endpoint", "access_key", "secret_key", "bucket")
-}
+S3_ENV = lab_schema.s3_env()
 HAVE_S3 = all(S3_ENV.values())
 SUFFIX = uuid.uuid4().hex[:8]
 THEIRS = f"djtest_exti_{SUFFIX}_py"  # written by the reference
@@ -59,20 +56,6 @@ PROTOCOLS = [
         "s3", marks=pytest.mark.skipif(not HAVE_S3, reason="no S3 server (DJ_S3_ENDPOINT unset)")
     ),
 ]
-
-
-def remove_s3_prefix(prefix):
-    """Delete this module's objects from the shared test bucket."""
-    import minio
-
-    client = minio.Minio(
-        S3_ENV["endpoint"],
-        access_key=S3_ENV["access_key"],
-        secret_key=S3_ENV["secret_key"],
-        secure=False,
-    )
-    for obj in client.list_objects(S3_ENV["bucket"], prefix=prefix, recursive=True):
-        client.remove_object(S3_ENV["bucket"], obj.object_name)
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +88,7 @@ def stores(dirs):
         mp.setenv("DJ_SUPPORT_FILEPATH_MANAGEMENT", "TRUE")
         yield specs()
     if HAVE_S3:
-        remove_s3_prefix(f"djtest-interop/{SUFFIX}/")
+        lab_schema.remove_s3_prefix(f"djtest-interop/{SUFFIX}/")
     for pkg, value in saved.items():
         if value is None:
             del pkg.config["stores"]

@@ -68,8 +68,8 @@ pub struct BlobCol {
 type Task = Box<dyn FnOnce() + Send>;
 
 /// The inflater pool: one thread per core, fed through a bounded queue.
-fn pool() -> &'static Mutex<SyncSender<Task>> {
-    static POOL: OnceLock<Mutex<SyncSender<Task>>> = OnceLock::new();
+fn pool() -> &'static SyncSender<Task> {
+    static POOL: OnceLock<SyncSender<Task>> = OnceLock::new();
     POOL.get_or_init(|| {
         // one per core (DJ_INFLATE_THREADS overrides it)
         let threads = std::env::var("DJ_INFLATE_THREADS")
@@ -101,20 +101,14 @@ fn pool() -> &'static Mutex<SyncSender<Task>> {
                 break; // fewer threads (at worst none: tasks then run inline, see `submit`)
             }
         }
-        Mutex::new(tx)
+        tx
     })
 }
 
 /// Run `task` on the pool (inline if the pool cannot take it).
 fn submit(task: Task) {
-    let sender = pool().lock().ok().map(|tx| tx.clone());
-    match sender {
-        Some(tx) => {
-            if let Err(std::sync::mpsc::SendError(task)) = tx.send(task) {
-                task();
-            }
-        }
-        None => task(),
+    if let Err(std::sync::mpsc::SendError(task)) = pool().send(task) {
+        task();
     }
 }
 
