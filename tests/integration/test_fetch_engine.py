@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import datetime
 import math
+import os
+import subprocess
+import sys
 import uuid
 
 import lab_schema
@@ -576,3 +579,107 @@ def test_binary_protocol_reads_exactly_the_text_values(lab, connection, binary_a
         assert arrow_ours.equals(arrow_reference)
     finally:
         connection.query(f"DROP TABLE IF EXISTS `{SCHEMA}`.`binary_probe`")
+
+
+def _insert_arrays(table, tmp_path, arrays):
+    """Rows (id, mb=array) copied from row 2 for the other columns."""
+    template = (table & "id = 2").fetch1(download_path=tmp_path)
+    template.pop("ts")
+    template.pop("att")
+    table.insert((dict(template, id=i, mb=arr) for i, arr in arrays.items()), replace=True)
+
+
+def test_large_blob_buffers_are_recycled(lab, tmp_path):
+    """Inflated blobs of 1 MB and more live in buffers that go back to a pool when their
+    arrays are freed, and later fetches reuse them (no fresh pages to fault in): every value
+    is exactly the stored one whatever its buffer held before, and arrays still referenced
+    (or views of them) keep their memory."""
+    table = lab.AllTypes
+    rng = np.random.default_rng(11)
+    ids = range(60, 64)
+    first_data = {i: rng.standard_normal(200_000) for i in ids}  # 1.6 MB, stored compressed
+    _insert_arrays(table, tmp_path, first_data)
+    restriction = "id >= 60 and id < 64"
+    try:
+        _native.buffer_pool_release()
+        assert _native.buffer_pool_stats()[:2] == (0, 0)
+        first = (table & restriction).fetch("mb", order_by="id")
+        assert all(isinstance(a.base, _native.PlainBlob) for a in first)
+        for arr, i in zip(first, ids, strict=True):
+            assert np.array_equal(arr, first_data[i])
+        view = first[0][10:20]
+        del first, arr
+        count, nbytes, limit = _native.buffer_pool_stats()
+        assert count == 3  # the fourth buffer is still held by the view
+        assert 3 * 1_600_000 <= nbytes <= limit
+        # new, slightly smaller arrays: three buffers come back from the pool
+        second_data = {i: rng.standard_normal(190_000) * 3 for i in ids}
+        _insert_arrays(table, tmp_path, second_data)
+        second = (table & restriction).fetch("mb", order_by="id")
+        assert _native.buffer_pool_stats()[:2] == (0, 0)
+        for arr, i in zip(second, ids, strict=True):
+            assert np.array_equal(arr, second_data[i])
+        assert np.array_equal(view, first_data[60][10:20])
+        # the same memory, refilled again, matches the mysqlclient path
+        del second, arr
+        ours, reference = both_paths(lambda: (table & restriction).fetch("mb", order_by="id"))
+        assert same(ours, reference)
+    finally:
+        (table & restriction).delete_quick()
+        _native.buffer_pool_release()
+
+
+POOL_CHILD = """
+import os, time, datajoint_rs as dj
+from datajoint_rs import _native
+table = dj.FreeTable(dj.conn(), os.environ["POOL_TABLE"])
+arrays = (table & "id >= 70").fetch("mb")
+assert sum(a.nbytes for a in arrays) >= 4 * 1_600_000
+del arrays
+print(*_native.buffer_pool_stats())
+time.sleep(float(os.environ["POOL_WAIT"]))
+print(*_native.buffer_pool_stats())
+"""
+
+
+@pytest.mark.parametrize(
+    ("env", "wait", "expected"),
+    [
+        # off: nothing is kept
+        ({"DJ_BUFFER_POOL_MB": "0"}, 0, [(0, 0), (0, 0)]),
+        # idle buffers are unmapped by themselves
+        ({"DJ_BUFFER_POOL_IDLE_MS": "200"}, 1.0, [(4, None), (0, 0)]),
+        # a limit smaller than the result keeps what fits
+        ({"DJ_BUFFER_POOL_MB": "4"}, 0, [(2, None), (2, None)]),
+    ],
+    ids=["off", "idle", "limit"],
+)
+def test_buffer_pool_settings(lab, tmp_path, env, wait, expected):
+    """DJ_BUFFER_POOL_MB (0: off) and DJ_BUFFER_POOL_IDLE_MS, in a fresh process."""
+    table = lab.AllTypes
+    rng = np.random.default_rng(12)
+    _insert_arrays(table, tmp_path, {i: rng.standard_normal(200_000) for i in range(70, 74)})
+    try:
+        child_env = dict(
+            os.environ,
+            **env,
+            POOL_TABLE=f"`{SCHEMA}`.`all_types`",
+            POOL_WAIT=str(wait),
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", POOL_CHILD],
+            env=child_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert out.returncode == 0, out.stderr
+        lines = [tuple(map(int, line.split())) for line in out.stdout.split("\n") if line]
+        for (count, nbytes, limit), (want_count, want_bytes) in zip(lines, expected, strict=True):
+            assert count == want_count
+            if want_bytes is not None:
+                assert nbytes == want_bytes
+            assert nbytes <= limit
+    finally:
+        (table & "id >= 70").delete_quick()

@@ -8,6 +8,7 @@ pub mod blob;
 pub mod compress;
 pub mod error;
 pub mod hash;
+pub mod pages;
 pub mod sql;
 
 pub use error::BlobError;

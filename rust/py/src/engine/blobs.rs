@@ -16,6 +16,7 @@ use std::sync::{Mutex, OnceLock};
 
 use dj_core::blob::header::{frame, Framing};
 use dj_core::compress;
+use dj_core::pages::Buffer;
 use dj_core::BlobError;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
@@ -33,7 +34,7 @@ pub struct BlobOpts {
 enum Cell {
     Null,
     /// the plain blob: as received (uncompressed), or inflated already
-    Plain(Vec<u8>),
+    Plain(Buffer),
     /// waiting for (or being inflated in) a batch
     Pending,
     /// the envelope could not be read, or the stream not inflated
@@ -50,7 +51,7 @@ struct Job {
     n: usize,
 }
 
-type Inflated = Vec<(usize, Result<Vec<u8>, BlobError>)>;
+type Inflated = Vec<(usize, Result<Buffer, BlobError>)>;
 
 /// Compressed cells are inflated in batches of about this many stored bytes: a large blob
 /// is a batch of its own, while many small ones share the cost of a hand-over.
@@ -118,17 +119,15 @@ fn inflate(
     start: usize,
     envelope: dj_core::blob::Envelope,
     n: usize,
-) -> Result<Vec<u8>, BlobError> {
+) -> Result<Buffer, BlobError> {
     // No huge-page advice here (unlike `inflate::new_bytes`): for blobs of a few MB, the
     // compaction it triggers on first touch cost more than the faults it saves (a fresh
     // process's first fetch of 200 x 5 MB: 1.3-1.5 s of system time with it, 0.5 without).
-    let mut out: Vec<u8> = Vec::with_capacity(n);
-    // SAFETY: the capacity is n bytes; decompress_into writes all of them or fails (then the
-    // length stays 0); u8 has no invalid bit patterns.
-    let buf = unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr(), n) };
-    compress::decompress_into(envelope, &cell[start..], buf)?;
-    unsafe { out.set_len(n) };
-    Ok(out)
+    // Large buffers are recycled instead (see dj_core::pages): no faults from the second
+    // fetch on.
+    Buffer::fill(n, |out| {
+        compress::decompress_into(envelope, &cell[start..], out)
+    })
 }
 
 impl BlobCol {
@@ -150,7 +149,7 @@ impl BlobCol {
         };
         let (envelope, n, start) = match frame(&cell, self.opts.dims32) {
             Ok(Framing::Plain(_)) => {
-                self.cells.push(Cell::Plain(cell));
+                self.cells.push(Cell::Plain(Buffer::from_vec(cell)));
                 return;
             }
             Ok(Framing::Compressed {
@@ -233,7 +232,7 @@ impl BlobCol {
                 Cell::Null => out.append(py.None())?,
                 Cell::Plain(data) => {
                     let base = Bound::new(py, PlainBlob { data })?;
-                    let data = base.get().data.as_slice();
+                    let data: &[u8] = &base.get().data;
                     out.append(crate::blob::build_value(
                         py,
                         base.as_any(),
@@ -255,7 +254,7 @@ impl BlobCol {
 /// The memory of a decoded blob, which the arrays decoded from it are views of.
 #[pyclass(module = "datajoint_rs._native", frozen)]
 pub struct PlainBlob {
-    data: Vec<u8>,
+    data: Buffer,
 }
 
 #[pymethods]
@@ -263,4 +262,17 @@ impl PlainBlob {
     fn __len__(&self) -> usize {
         self.data.len()
     }
+}
+
+/// The recycled-buffer pool (dj_core::pages): its idle buffers and their bytes, and its limit.
+#[pyfunction]
+pub fn buffer_pool_stats() -> (usize, usize, usize) {
+    let (count, bytes) = dj_core::pages::stats();
+    (count, bytes, dj_core::pages::limit())
+}
+
+/// Unmap the recycled-buffer pool's idle buffers now (they otherwise go after 10 s idle).
+#[pyfunction]
+pub fn buffer_pool_release(py: Python<'_>) {
+    py.detach(dj_core::pages::release);
 }
