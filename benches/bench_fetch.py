@@ -46,6 +46,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_tables as bt  # noqa: E402  (shared helpers: server params, loading, RSS)
+from datajoint_rs import _native  # noqa: E402
 
 SCALAR_DEF = bt.SCALAR_DEF
 BLOB_DEF = bt.BLOB_DEF
@@ -98,6 +99,9 @@ def run_case(contenders: dict, repeats: int) -> tuple[dict, dict]:
     for r in range(repeats):
         for name in names[r % len(names) :] + names[: r % len(names)]:
             gc.collect()
+            # no recycled blob buffers for ours: every call writes fresh pages, like the first
+            # fetch of a process and like everyone else here
+            _native.buffer_pool_release()
             start = time.perf_counter()
             out = contenders[name]()
             samples[name].append(time.perf_counter() - start)

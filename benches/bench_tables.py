@@ -686,16 +686,35 @@ class Bench:
                 for _, v in raw_fetch()
             ]
 
+        from datajoint_rs import _native
+
+        def cold():
+            """ours without recycled buffers: every blob written into fresh pages, as in the
+            first fetch of a process (or one more than 10 s after the last)"""
+            gc.collect()
+            _native.buffer_pool_release()
+
+        def warm():
+            """ours right after the same fetch was freed: the blobs refill its buffers"""
+            cold()
+            self.table("ours", "BlobRow").fetch()
+            gc.collect()
+
         contenders = {}
         for impl in ("ours", "ref"):
             contenders[f"{impl} fetch()"] = Contender(
                 (lambda impl=impl: self.table(impl, "BlobRow").fetch()),
+                setup=cold if impl == "ours" else None,
                 check=check_rec(impl + "()"),
             )
             contenders[f"{impl} fetch('arr')"] = Contender(
                 (lambda impl=impl: self.table(impl, "BlobRow").fetch("arr")),
+                setup=cold if impl == "ours" else None,
                 check=check_arr(impl + "('arr')"),
             )
+        contenders["ours fetch() again"] = Contender(
+            lambda: self.table("ours", "BlobRow").fetch(), setup=warm, check=check_rec("again")
+        )
         contenders["floor"] = Contender(raw_fetch)
         contenders["floor+inflate"] = Contender(raw_fetch_inflate)
         t = run_interleaved(contenders, self.args.repeats)
@@ -707,6 +726,15 @@ class Bench:
             if checks.get("ref" + key, "yes") != "yes":
                 self.notes.append(f"datajoint's {form} of the blobs: {checks['ref' + key]}")
             self.add_row(f"{form} {label}", tt, floors, TARGET_BLOB_FETCH, same)
+        tt = {"ours": t["ours fetch() again"], "ref": t["ref fetch()"], **t}
+        self.add_row(
+            f"fetch() again (recycled buffers) {label}", tt, floors, None, checks.get("again", "-")
+        )
+        self.notes.append(
+            "blob fetches: ours runs with no recycled buffers (the pool emptied before each call),"
+            " as a process's first fetch; 'again' is ours right after the same fetch was freed"
+            " (its buffers refilled: no page faults), against datajoint's fetch()"
+        )
         if not self.args.no_memory:
             self.blob_fetch_memory()
 

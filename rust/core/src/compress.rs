@@ -8,6 +8,7 @@
 
 use crate::blob::header::Envelope;
 use crate::error::{BlobError, Result};
+use crate::pages::Buffer;
 
 /// Blobs of at most this many bytes (protocol header included) are never compressed.
 pub const COMPRESS_THRESHOLD: usize = 1000;
@@ -71,6 +72,13 @@ pub fn decompress_into(envelope: Envelope, stream: &[u8], out: &mut [u8]) -> Res
         )));
     }
     Ok(())
+}
+
+/// Inflate `stream` into a new buffer of `n` bytes (a length checked by `check_plain_len`):
+/// large ones are recycled pages (see `pages`), so inflating costs no page faults once a
+/// process has freed blobs of similar sizes.
+pub fn decompress_buffer(envelope: Envelope, stream: &[u8], n: usize) -> Result<Buffer> {
+    Buffer::fill(n, |out| decompress_into(envelope, stream, out))
 }
 
 /// Inflate into a new buffer (after checking the claimed length).

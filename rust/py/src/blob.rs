@@ -6,9 +6,10 @@ use pyo3::types::{PyBytes, PyList};
 use dj_core::blob::header::{frame, Envelope, Framing};
 use dj_core::blob::{decode, DecodeOptions, Writer};
 use dj_core::compress;
+use dj_core::pages::Buffer;
 
 use crate::errors::{as_blob_error, as_pack_error, blob_err, dj_error, Side};
-use crate::{buffers, builder, inflate, packer, py_types};
+use crate::{buffers, builder, packer, parallel, py_types};
 
 /// Above this many bytes, compression runs with the GIL released.
 const DETACH_COMPRESS: usize = 64 << 10;
@@ -121,7 +122,7 @@ pub fn pack_many<'py>(
     let datas: Vec<&[u8]> = plains.iter().map(Plain::data).collect();
     let total: usize = datas.iter().map(|d| d.len()).sum();
     let envelopes =
-        py.detach(|| inflate::parallel_map(&datas, total, |d| compress::envelope(d, envelope)));
+        py.detach(|| parallel::parallel_map(&datas, total, |d| compress::envelope(d, envelope)));
     for (plain, env) in plains.iter().zip(envelopes) {
         match env.map_err(|e| blob_err(py, e, Side::Pack))? {
             Some(env) => out.append(PyBytes::new(py, &env))?,
@@ -144,63 +145,81 @@ pub fn unpack<'py>(
     dims32: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let input = buffers::as_bytes(blob).map_err(|e| as_blob_error(py, e))?;
-    let (plain_obj, job) = plain_target(py, &input, dims32)?;
-    if let Some(job) = job {
-        let jobs = [job];
-        let failure = if plain_obj.as_bytes().len() >= DETACH_COMPRESS {
-            py.detach(|| inflate::run_parallel(&jobs))
-        } else {
-            inflate::run_parallel(&jobs)
-        };
-        if let Some(e) = failure {
-            return Err(blob_err(py, e, Side::Unpack));
+    match target(input.as_bytes(), dims32).map_err(|e| blob_err(py, e, Side::Unpack))? {
+        Target::Input => build_value(py, input.as_any(), input.as_bytes(), squeeze, dims32),
+        Target::Inflate(job) => {
+            let plain = if job.n >= DETACH_COMPRESS {
+                py.detach(|| job.run())
+            } else {
+                job.run()
+            };
+            let plain = plain.map_err(|e| blob_err(py, e, Side::Unpack))?;
+            build_owned(py, plain, squeeze, dims32)
         }
     }
-    build_plain(py, &plain_obj, squeeze, dims32)
 }
 
-/// The bytes object that will hold the plain blob of `input`: `input` itself, or (for an
-/// envelope) a new buffer of the claimed size together with the job that inflates into it.
-/// Decoded arrays become views of that object.
-fn plain_target<'a, 'py>(
-    py: Python<'py>,
-    input: &'a Bound<'py, PyBytes>,
-    dims32: bool,
-) -> PyResult<(Bound<'py, PyBytes>, Option<inflate::Job<'a>>)> {
-    let err = |e| blob_err(py, e, Side::Unpack);
-    match frame(input.as_bytes(), dims32).map_err(err)? {
-        Framing::Plain(_) => Ok((input.clone(), None)),
+/// Where the plain blob of a stored cell is.
+enum Target<'a> {
+    /// the cell itself (stored uncompressed)
+    Input,
+    /// to be inflated from the cell's envelope
+    Inflate(Inflate<'a>),
+}
+
+/// An envelope's stream and the (checked) length it inflates to.
+struct Inflate<'a> {
+    envelope: Envelope,
+    stream: &'a [u8],
+    n: usize,
+}
+
+impl Inflate<'_> {
+    fn run(&self) -> Result<Buffer, dj_core::BlobError> {
+        compress::decompress_buffer(self.envelope, self.stream, self.n)
+    }
+}
+
+fn target(input: &[u8], dims32: bool) -> Result<Target<'_>, dj_core::BlobError> {
+    Ok(match frame(input, dims32)? {
+        Framing::Plain(_) => Target::Input,
         Framing::Compressed {
             envelope,
             plain_len,
             stream,
-        } => {
-            let n = compress::check_plain_len(envelope, stream.len(), plain_len).map_err(err)?;
-            let (obj, out) = inflate::new_bytes(py, n)?;
-            let job = inflate::Job {
-                envelope,
-                stream,
-                out,
-            };
-            Ok((obj, Some(job)))
-        }
-    }
+        } => Target::Inflate(Inflate {
+            envelope,
+            stream,
+            n: compress::check_plain_len(envelope, stream.len(), plain_len)?,
+        }),
+    })
 }
 
-/// Decode a plain blob held by `plain_obj` and build its Python value.
-fn build_plain<'py>(
-    py: Python<'py>,
-    plain_obj: &Bound<'py, PyBytes>,
+/// Build the value of a plain blob held in `plain`, which a new `PlainBlob` takes over (the
+/// arrays decoded from it are views of its memory).
+pub fn build_owned(
+    py: Python<'_>,
+    plain: Buffer,
     squeeze: bool,
     dims32: bool,
-) -> PyResult<Bound<'py, PyAny>> {
-    build_value(
-        py,
-        plain_obj.as_any(),
-        plain_obj.as_bytes(),
-        squeeze,
-        dims32,
-    )
+) -> PyResult<Bound<'_, PyAny>> {
+    let base = Bound::new(py, PlainBlob { data: plain })?;
+    let data: &[u8] = &base.get().data;
+    build_value(py, base.as_any(), data, squeeze, dims32)
+}
+
+/// The memory of a decoded blob, which the arrays decoded from it are views of. Large ones
+/// are recycled pages (`dj_core::pages`): freed with the last array that refers to them.
+#[pyclass(module = "datajoint_rs._native", frozen)]
+pub struct PlainBlob {
+    data: Buffer,
+}
+
+#[pymethods]
+impl PlainBlob {
+    fn __len__(&self) -> usize {
+        self.data.len()
+    }
 }
 
 /// Decode the plain blob `plain`, which `base` owns, and build its Python value (arrays are
@@ -254,26 +273,47 @@ pub fn unpack_many<'py>(
             }
         })
         .collect::<PyResult<_>>()?;
-    // Allocate the inflated buffers (GIL held), then fill them in parallel (GIL released).
-    let mut plains: Vec<Option<Bound<'py, PyBytes>>> = Vec::with_capacity(inputs.len());
-    let mut jobs: Vec<inflate::Job> = Vec::new();
-    for input in &inputs {
-        let Some(input) = input else {
-            plains.push(None);
-            continue;
-        };
-        let (plain, job) = plain_target(py, input, dims32)?;
-        jobs.extend(job);
-        plains.push(Some(plain));
-    }
-    if let Some(e) = py.detach(|| inflate::run_parallel(&jobs)) {
-        return Err(err(e));
-    }
+    let targets: Vec<Option<Target>> = inputs
+        .iter()
+        .map(|input| {
+            input
+                .as_ref()
+                .map(|b| target(b.as_bytes(), dims32))
+                .transpose()
+        })
+        .collect::<Result<_, _>>()
+        .map_err(err)?;
+    // inflate the compressed ones in parallel, GIL released
+    let jobs: Vec<&Inflate> = targets
+        .iter()
+        .filter_map(|t| match t {
+            Some(Target::Inflate(job)) => Some(job),
+            _ => None,
+        })
+        .collect();
+    let total: usize = jobs.iter().map(|j| j.n).sum();
+    let inflated = py.detach(|| parallel::parallel_map(&jobs, total, |job| job.run()));
+    // an envelope that does not inflate is reported before any value is built
+    let mut inflated = inflated
+        .into_iter()
+        .collect::<Result<Vec<Buffer>, _>>()
+        .map_err(err)?
+        .into_iter();
     let out = PyList::empty(py);
-    for plain in &plains {
-        match plain {
-            None => out.append(py.None())?,
-            Some(obj) => out.append(build_plain(py, obj, squeeze, dims32)?)?,
+    for (input, target) in inputs.iter().zip(&targets) {
+        match (input, target) {
+            (Some(input), Some(Target::Input)) => out.append(build_value(
+                py,
+                input.as_any(),
+                input.as_bytes(),
+                squeeze,
+                dims32,
+            )?)?,
+            (Some(_), Some(Target::Inflate(_))) => {
+                let plain = inflated.next().expect("one result per job");
+                out.append(build_owned(py, plain, squeeze, dims32)?)?
+            }
+            _ => out.append(py.None())?,
         }
     }
     Ok(out)

@@ -6,7 +6,7 @@
 //! on with the next rows meanwhile. The pool's queue is bounded, so a reader that outpaces the
 //! inflaters waits, and the compressed bytes in memory stay a few batches' worth. When the
 //! caller takes the chunk, it waits (without the GIL) for the chunk's cells and builds the
-//! values: arrays are views of the inflated buffers (each owned by a `PlainBlob`), so the
+//! values: arrays are views of the inflated buffers (each owned by a `blob::PlainBlob`), so the
 //! result costs one allocation per blob and no copy beyond the inflation itself.
 //!
 //! Values, and errors for bad blobs, are those of `unpack_many`.
@@ -21,6 +21,7 @@ use dj_core::BlobError;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
+use crate::blob::build_owned;
 use crate::errors::{blob_err, Side};
 
 /// How blob cells are decoded (from the `want` of the column).
@@ -120,14 +121,11 @@ fn inflate(
     envelope: dj_core::blob::Envelope,
     n: usize,
 ) -> Result<Buffer, BlobError> {
-    // No huge-page advice here (unlike `inflate::new_bytes`): for blobs of a few MB, the
-    // compaction it triggers on first touch cost more than the faults it saves (a fresh
-    // process's first fetch of 200 x 5 MB: 1.3-1.5 s of system time with it, 0.5 without).
-    // Large buffers are recycled instead (see dj_core::pages): no faults from the second
-    // fetch on.
-    Buffer::fill(n, |out| {
-        compress::decompress_into(envelope, &cell[start..], out)
-    })
+    // No huge-page advice here: for blobs of a few MB, fresh 2 MiB pages cost more than the
+    // faults they save (a fresh process's first fetch of 200 x 5 MB: 1.3-1.5 s of system time
+    // with it, 0.5 without). Large buffers are recycled instead (dj_core::pages): no faults
+    // at all from the second fetch on.
+    compress::decompress_buffer(envelope, &cell[start..], n)
 }
 
 impl BlobCol {
@@ -230,17 +228,7 @@ impl BlobCol {
         for cell in self.cells {
             match cell {
                 Cell::Null => out.append(py.None())?,
-                Cell::Plain(data) => {
-                    let base = Bound::new(py, PlainBlob { data })?;
-                    let data: &[u8] = &base.get().data;
-                    out.append(crate::blob::build_value(
-                        py,
-                        base.as_any(),
-                        data,
-                        squeeze,
-                        dims32,
-                    )?)?;
-                }
+                Cell::Plain(data) => out.append(build_owned(py, data, squeeze, dims32)?)?,
                 Cell::Bad(e) => return Err(blob_err(py, e, Side::Unpack)),
                 Cell::Pending => {
                     return Err(crate::errors::dj_error(py, "a blob was not inflated"))
@@ -248,19 +236,6 @@ impl BlobCol {
             }
         }
         Ok(out.into_any())
-    }
-}
-
-/// The memory of a decoded blob, which the arrays decoded from it are views of.
-#[pyclass(module = "datajoint_rs._native", frozen)]
-pub struct PlainBlob {
-    data: Buffer,
-}
-
-#[pymethods]
-impl PlainBlob {
-    fn __len__(&self) -> usize {
-        self.data.len()
     }
 }
 
