@@ -1,4 +1,5 @@
-//! The blob functions of `_native`: `pack`, `unpack`, `md5`.
+//! The blob functions of `_native`: `pack`, `unpack` (and their column forms), `md5`; the
+//! `PlainBlob` that owns an inflated blob, and the statistics of its recycled buffers.
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
@@ -326,4 +327,17 @@ pub fn md5<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py
     let bytes = data.as_bytes();
     let digest = py.detach(|| dj_core::hash::md5(bytes));
     Ok(PyBytes::new(py, &digest))
+}
+
+/// The recycled-buffer pool (dj_core::pages): its idle buffers and their bytes, and its limit.
+#[pyfunction]
+pub fn buffer_pool_stats() -> (usize, usize, usize) {
+    let (count, bytes) = dj_core::pages::stats();
+    (count, bytes, dj_core::pages::limit())
+}
+
+/// Unmap the recycled-buffer pool's idle buffers now (they otherwise go after 10 s idle).
+#[pyfunction]
+pub fn buffer_pool_release(py: Python<'_>) {
+    py.detach(dj_core::pages::release);
 }

@@ -21,6 +21,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(blob::pack, m)?)?;
     m.add_function(wrap_pyfunction!(blob::unpack, m)?)?;
     m.add_function(wrap_pyfunction!(blob::unpack_many, m)?)?;
+    m.add_class::<blob::PlainBlob>()?;
+    m.add_function(wrap_pyfunction!(blob::buffer_pool_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(blob::buffer_pool_release, m)?)?;
     m.add_function(wrap_pyfunction!(blob::pack_many, m)?)?;
     m.add_function(wrap_pyfunction!(blob::md5, m)?)?;
     m.add_function(wrap_pyfunction!(hash::md5_file, m)?)?;

@@ -121,10 +121,10 @@ fn inflate(
     envelope: dj_core::blob::Envelope,
     n: usize,
 ) -> Result<Buffer, BlobError> {
-    // No huge-page advice here: for blobs of a few MB, fresh 2 MiB pages cost more than the
-    // faults they save (a fresh process's first fetch of 200 x 5 MB: 1.3-1.5 s of system time
-    // with it, 0.5 without). Large buffers are recycled instead (dj_core::pages): no faults
-    // at all from the second fetch on.
+    // Large buffers are recycled (dj_core::pages): no page faults once blobs of similar sizes
+    // have been freed. (No huge-page advice: on the VMs measured, first touches of fresh 2 MiB
+    // pages cost 0.25-2.4 s of system time per GB, erratically, against about 0.35 s for
+    // 4 KiB faults.)
     compress::decompress_buffer(envelope, &cell[start..], n)
 }
 
@@ -237,17 +237,4 @@ impl BlobCol {
         }
         Ok(out.into_any())
     }
-}
-
-/// The recycled-buffer pool (dj_core::pages): its idle buffers and their bytes, and its limit.
-#[pyfunction]
-pub fn buffer_pool_stats() -> (usize, usize, usize) {
-    let (count, bytes) = dj_core::pages::stats();
-    (count, bytes, dj_core::pages::limit())
-}
-
-/// Unmap the recycled-buffer pool's idle buffers now (they otherwise go after 10 s idle).
-#[pyfunction]
-pub fn buffer_pool_release(py: Python<'_>) {
-    py.detach(dj_core::pages::release);
 }

@@ -724,9 +724,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Reader>()?;
     m.add_class::<Stream>()?;
     m.add_class::<write::Writer>()?;
-    m.add_class::<crate::blob::PlainBlob>()?;
-    m.add_function(wrap_pyfunction!(blobs::buffer_pool_stats, m)?)?;
-    m.add_function(wrap_pyfunction!(blobs::buffer_pool_release, m)?)?;
     m.add("EngineError", m.py().get_type::<EngineError>())?;
     Ok(())
 }
