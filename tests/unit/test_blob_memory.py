@@ -94,3 +94,31 @@ def test_a_bad_envelope_fails_and_loses_no_buffer(empty_pool):
     # taken again: two or three buffers in all)
     assert 2 <= pooled() <= 3
     assert np.array_equal(dj_blob.unpack(good), dj_blob.unpack(good))
+
+
+def _unpack_in_child(packed, expected):
+    values = dj_blob.unpack_many(packed)
+    same = [np.array_equal(a, b) for a, b in zip(values, expected, strict=True)]
+    del values
+    gc.collect()
+    return same, pooled()
+
+
+def test_forked_workers_use_their_own_pool(empty_pool):
+    """populate(processes=N) forks: a child inherits the parent's idle buffers and recycles
+    them on its own, and the parent's results are unaffected."""
+    import multiprocessing
+
+    rng = np.random.default_rng(6)
+    values = [rng.standard_normal(300_000) for _ in range(4)]
+    packed = [dj_blob.pack(v) for v in values]
+    del dj_blob.unpack_many(packed)[:]
+    gc.collect()
+    assert pooled() == 4
+    with multiprocessing.get_context("fork").Pool(2) as workers:
+        results = workers.starmap_async(_unpack_in_child, [(packed, values)] * 4).get(timeout=60)
+    for same, count in results:
+        assert same == [True] * 4
+        assert count == 4
+    again = dj_blob.unpack_many(packed)
+    assert all(np.array_equal(a, b) for a, b in zip(again, values, strict=True))
