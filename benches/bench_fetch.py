@@ -115,6 +115,20 @@ def fmt(t):
     return "-" if t is None else f"{t * 1000:.0f} ms" if t < 1 else f"{t:.2f} s"
 
 
+def run_child(spec: dict, what: str):
+    """``child_memory(spec)`` in a fresh process: its JSON result, or None (reported)."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        env=os.environ,
+    )
+    if out.returncode == 0:
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    progress(f"{what} child failed:\n" + out.stderr[-2000:])
+    return None
+
+
 def child_memory(spec: dict) -> int:
     """In a fresh process: peak RSS growth of fetch() of the big blobs, over their nbytes
     (with ``stream``: of iterating over them in chunks of 10 rows)."""
@@ -337,16 +351,7 @@ def main(argv=None) -> int:
             case(f"{size['med_n']:,} rows x {kb:.0f} KB arrays", "MedBlob", {"dj": 5})
 
             progress("peak memory of the big-blob fetch (fresh subprocess)")
-            out = subprocess.run(
-                [sys.executable, __file__, "--child", json.dumps(dict(db=db))],
-                capture_output=True,
-                text=True,
-                env=os.environ,
-            )
-            if out.returncode == 0:
-                memory = json.loads(out.stdout.strip().splitlines()[-1])
-            else:
-                progress("memory child failed:\n" + out.stderr[-2000:])
+            memory = run_child(dict(db=db), "memory")
         if not args.quick:
             progress("streaming the big blobs (fresh subprocess)")
             spec = dict(db=db, stream=True)
@@ -362,17 +367,7 @@ def main(argv=None) -> int:
                     )
                     raw.commit()
                 spec["table"] = "stream_blob"
-            spec = json.dumps(spec)
-            out = subprocess.run(
-                [sys.executable, __file__, "--child", spec],
-                capture_output=True,
-                text=True,
-                env=os.environ,
-            )
-            if out.returncode == 0:
-                streamed = json.loads(out.stdout.strip().splitlines()[-1])
-            else:
-                progress("streaming child failed:\n" + out.stderr[-2000:])
+            streamed = run_child(spec, "streaming")
     finally:
         try:
             ours.conn().query(f"DROP DATABASE IF EXISTS `{db}`")

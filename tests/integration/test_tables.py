@@ -242,6 +242,18 @@ def full_row(tmp_path, **changes):
     return row
 
 
+def fetched_as_inserted(lab, rows, tmp_path):
+    """Fetch the AllTypes rows with the ids of ``rows``, check that their values are the
+    inserted ones, and return them."""
+    fetched = []
+    for row in rows:
+        got = (lab.AllTypes & {"id": row["id"]}).fetch1(download_path=tmp_path / "dl")
+        for name in ("lb", "vc", "j", "num", "d", "dt3", "t", "u", "en", "mb"):
+            blob_helpers.assert_same(got[name], row[name], name)
+        fetched.append(got)
+    return fetched
+
+
 def test_every_type_round_trips(clean, tmp_path):
     lab = clean
     row = full_row(tmp_path)
@@ -304,10 +316,7 @@ def test_large_insert_through_prepared_statements(clean, tmp_path, connection, m
     monkeypatch.setattr(type(connection), "binary_charset", None)  # not the text path
     lab.AllTypes.insert(rows)
     assert used == [lab.AllTypes.connection]
-    for row in rows:
-        got = (lab.AllTypes & {"id": row["id"]}).fetch1(download_path=tmp_path / "dl")
-        for name in ("lb", "vc", "j", "num", "d", "dt3", "t", "u", "en", "mb"):
-            blob_helpers.assert_same(got[name], row[name], name)
+    for row, got in zip(rows, fetched_as_inserted(lab, rows, tmp_path), strict=True):
         assert Path(got["att"]).read_bytes() == row["att"].read_bytes()
     with pytest.raises(dj.errors.DuplicateError):
         lab.AllTypes.insert([full_row(tmp_path, id=3, lb=big), rows[0]])
@@ -403,10 +412,7 @@ def test_large_insert_on_the_binary_charset(clean, tmp_path, connection, monkeyp
     with lab.AllTypes.connection.transaction:
         lab.AllTypes.insert(rows)
     assert used == [lab.AllTypes.connection]
-    for row in rows:
-        got = (lab.AllTypes & {"id": row["id"]}).fetch1(download_path=tmp_path / "dl")
-        for name in ("lb", "vc", "j", "num", "d", "dt3", "t", "u", "en", "mb"):
-            blob_helpers.assert_same(got[name], row[name], name)
+    fetched_as_inserted(lab, rows, tmp_path)
     after = connection.query("SELECT @@character_set_client, @@collation_connection").fetchone()
     assert after == before
     with pytest.raises(dj.errors.DuplicateError):

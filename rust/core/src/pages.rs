@@ -111,16 +111,14 @@ impl std::fmt::Debug for Buffer {
 
 impl Drop for Mapping {
     fn drop(&mut self) {
-        if self.cap == 0 {
-            return; // unmapped already, or handed on
+        // a cap of 0: unmapped already, or handed on; otherwise the pages go to the pool
+        if self.cap > 0 {
+            pool().give_back(Mapping {
+                ptr: self.ptr,
+                len: 0,
+                cap: std::mem::take(&mut self.cap),
+            });
         }
-        let m = Mapping {
-            ptr: self.ptr,
-            len: 0,
-            cap: self.cap,
-        };
-        self.cap = 0; // the pool (or munmap) owns the pages now
-        pool().give_back(m);
     }
 }
 
